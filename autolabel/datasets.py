@@ -1,0 +1,29 @@
+"""Dataset sources for the Hydra ``data`` group: each returns a :class:`DatasetSpec`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autolabel.demo import generate_demo
+from autolabel.yolo_format import DataError, DatasetSpec, load_data_yaml
+
+
+def cache_root() -> Path:
+    """Where generated data lives by default: ``$XDG_CACHE_HOME/autolabel`` (``~/.cache/autolabel``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autolabel"
+
+
+def demo_dataset(
+    *, root: str | None = None, n_images: int = 774, image_size: int = 256, seed: int = 0
+) -> DatasetSpec:
+    """The built-in steel-defect demo set, generated once into ``root`` (default: the cache) and reused."""
+    folder = Path(root) if root else cache_root() / "demo" / f"n{n_images}_px{image_size}_seed{seed}"
+    return load_data_yaml(generate_demo(folder, n_images=n_images, image_size=image_size, seed=seed))
+
+
+def yolo_dataset(*, path: str | None) -> DatasetSpec:
+    """A dataset in ultralytics' YOLO layout, given by the path of its data.yaml (``data.path``)."""
+    if not path:
+        raise DataError("data=yolo needs data.path=/path/to/data.yaml")
+    return load_data_yaml(Path(path).expanduser())

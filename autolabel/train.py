@@ -1,0 +1,165 @@
+"""``python -m autolabel.train``: split, train CAL1 on GT1, write its model card on VAL, auto-label POOL.
+
+Writes into the Hydra run folder (``runs/train/<time>/``): ``manifest.csv``, ``data/`` (the training
+view), ``ultralytics/`` (ultralytics' own run), ``weights.pt``, ``model_card.json``, ``model_card.md``
+and, with ``label_pool=true``, ``pool_labels/`` (the auto-label job's output).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from autolabel.cli import clear_errors
+from autolabel.detector import Detector, train_detector
+from autolabel.job import run_label_job
+from autolabel.model_card import evaluate, write_model_card
+from autolabel.split import split_dataset, write_manifest
+from autolabel.views import build_view, load_truth
+from autolabel.yolo_format import DatasetSpec
+
+log = logging.getLogger("autolabel.train")
+
+
+class StageTimer:
+    """Seconds spent per named stage, logged as each stage ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[name] = round(time.perf_counter() - self.start, 2)
+                log.info("stage %s: %.1f s", name, timer.seconds[name])
+
+        return _Stage()
+
+
+def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """The whole train job on a composed config; returns the model card (also written to ``run_dir``)."""
+    timer = StageTimer()
+    with timer("data"):
+        spec: DatasetSpec = instantiate(cfg.data)
+        split = split_dataset(spec, val=cfg.split.val, gt1=cfg.split.gt1, seed=cfg.seed)
+        write_manifest(split, run_dir / "manifest.csv")
+        log.info("split of %s: %s", spec.yaml_path, split.sizes())
+        data_yaml = build_view(
+            {"gt1": split.gt1, "val": split.val, "pool": split.pool},
+            dest=run_dir / "data",
+            names=spec.names,
+            train="gt1",
+            val="val",
+            with_labels=("gt1", "val"),
+        )
+        gt1_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.gt1]
+        val_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.val]
+    with timer("train"):
+        weights = train_detector(
+            data_yaml=data_yaml,
+            model=cfg.model.name,
+            out_dir=run_dir,
+            epochs=cfg.trainer.epochs,
+            imgsz=cfg.model.imgsz,
+            batch=cfg.trainer.batch,
+            seed=cfg.seed,
+            device=cfg.device,
+            workers=cfg.trainer.workers,
+            val=cfg.trainer.val,
+            plots=cfg.trainer.plots,
+            verbose=cfg.trainer.verbose,
+            extra=OmegaConf.to_container(cfg.trainer.extra, resolve=True),
+        )
+    with timer("evaluate"):
+        detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
+        evaluation = evaluate(
+            detector,
+            split.val,
+            val_truths,
+            cost=instantiate(cfg.cost),
+            threshold=cfg.threshold,
+            batch=cfg.label.batch,
+        )
+    gt1_boxes = Counter(spec.names[c] for t in gt1_truths for c in t.cls)
+    card = {
+        "model": {
+            "name": "CAL1",
+            "weights": str(weights),
+            "architecture": cfg.model.name,
+            "imgsz": cfg.model.imgsz,
+            "epochs": cfg.trainer.epochs,
+            "classes": list(spec.names),
+        },
+        "data": {"dataset": str(spec.yaml_path), "seed": cfg.seed, "split_sizes": split.sizes()},
+        "training": {
+            "split": "GT1",
+            "n_images": len(split.gt1),
+            "n_boxes": int(sum(gt1_boxes.values())),
+            "per_class_boxes": {name: gt1_boxes.get(name, 0) for name in spec.names},
+        },
+        "evaluation": {"split": "VAL", **evaluation},
+        "cost_model": OmegaConf.to_container(cfg.cost, resolve=True),
+    }
+    card["cost_model"].pop("_target_", None)
+    if cfg.label_pool:
+        with timer("label_pool"):
+            detector.conf = evaluation["operating_threshold"]
+            pool_dir = run_dir / "data" / "images" / "pool"
+            summary = run_label_job(
+                predict=detector.predict,
+                names=detector.names,
+                source=pool_dir,
+                output=run_dir / "pool_labels",
+                meta=label_meta(detector, pool_dir),
+                batch=cfg.label.batch,
+                threads=cfg.label.threads,
+            )
+        card["pool_labels"] = {"folder": str(run_dir / "pool_labels"), **summary}
+    card["stage_seconds"] = timer.seconds
+    json_path, md_path = write_model_card(card, run_dir)
+    log.info(
+        "CAL1 on VAL: mAP50 %.3f, mAP50-95 %.3f, boost %.2fx at conf %.2f; card: %s",
+        evaluation["map50"] or 0.0,
+        evaluation["map50_95"] or 0.0,
+        evaluation["boost"] or 0.0,
+        evaluation["operating_threshold"],
+        md_path,
+    )
+    return card
+
+
+def label_meta(detector: Detector, source: Path) -> dict[str, Any]:
+    """The settings a label job records, and a resumed job must share."""
+    return {
+        "weights": str(detector.weights.resolve()),
+        "source": str(source.resolve()),
+        "names": list(detector.names),
+        "conf": detector.conf,
+        "iou": detector.iou,
+        "imgsz": detector.imgsz,
+    }
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@clear_errors
+def main(cfg: DictConfig) -> float | None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    card = train_and_card(cfg, run_dir)
+    return card["evaluation"]["map50_95"]
+
+
+if __name__ == "__main__":
+    main()

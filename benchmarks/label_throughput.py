@@ -1,0 +1,128 @@
+"""Auto-label job throughput next to a bare ``YOLO(...).predict`` loop over the same images, in one run.
+
+    python benchmarks/label_throughput.py [--weights runs/train/<time>/weights.pt] [--images 200]
+
+Without ``--weights`` it uses an untrained yolov8n built from YAML (same compute per image; fewer boxes).
+Both sides use the same batch size, image size, confidence and torch thread count (ultralytics' own
+predictor drops torch to cpu_count - 1 threads; that setting is printed too, for reference). Each side
+runs ``--repeats`` times, alternating, and the best time of each is kept. The job writes everything it
+normally writes (YOLO txt, JSONL with probability vectors, COCO). Last line:
+``label_throughput_ratio=<job images/s / bare predict images/s>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from autolabel.detector import Detector  # configures ultralytics offline before importing it
+from autolabel.job import run_label_job
+from autolabel.offline import torch_threads
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, help="a detector .pt (default: untrained yolov8n from YAML)")
+    parser.add_argument("--images", type=int, default=200, help="demo images to label")
+    parser.add_argument("--imgsz", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--repeats", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def untrained_weights(folder: Path, num_classes: int) -> Path:
+    """A randomly initialised yolov8n with ``num_classes`` classes, saved as a .pt (nothing downloaded)."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = YOLO("yolov8n.yaml")
+    model.model = DetectionModel("yolov8n.yaml", nc=num_classes, verbose=False)
+    path = folder / "untrained.pt"
+    model.save(str(path))
+    return path
+
+
+def bare_predict(
+    weights: Path, paths: list[Path], *, imgsz: int, batch: int, conf: float, threads: int
+) -> float:
+    """Seconds for a plain ``YOLO.predict`` loop over ``paths`` in chunks of ``batch`` (after a warm-up)."""
+    import torch
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    model.predict([str(p) for p in paths[:batch]], imgsz=imgsz, conf=conf, verbose=False)  # warm-up, setup
+    torch.set_num_threads(threads)  # the predictor's setup pinned it to cpu_count - 1
+    start = time.perf_counter()
+    for i in range(0, len(paths), batch):
+        model.predict([str(p) for p in paths[i : i + batch]], imgsz=imgsz, conf=conf, verbose=False)
+    return time.perf_counter() - start
+
+
+def job_seconds(weights: Path, source: Path, out: Path, *, imgsz: int, batch: int, conf: float) -> float:
+    detector = Detector(weights, imgsz=imgsz, conf=conf)
+    detector.predict([cv2.imread(str(next(source.iterdir())))])  # warm-up
+    meta = {
+        "weights": str(weights),
+        "source": str(source),
+        "names": list(detector.names),
+        "conf": conf,
+        "iou": detector.iou,
+        "imgsz": imgsz,
+    }
+    start = time.perf_counter()
+    run_label_job(
+        predict=detector.predict,
+        names=detector.names,
+        source=source,
+        output=out,
+        meta=meta,
+        batch=batch,
+        progress=False,
+    )
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from autolabel.datasets import demo_dataset
+
+    spec = demo_dataset(n_images=args.images, image_size=args.imgsz, seed=0)
+    paths = list(spec.train)
+    threads = torch_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        weights = args.weights or untrained_weights(tmp_path, len(spec.names))
+        source = tmp_path / "images"
+        source.mkdir()
+        for p in paths:
+            os.symlink(p, source / p.name)
+        bare, job = [], []
+        for k in range(args.repeats):
+            bare.append(
+                bare_predict(
+                    weights, paths, imgsz=args.imgsz, batch=args.batch, conf=args.conf, threads=threads
+                )
+            )
+            job.append(
+                job_seconds(
+                    weights, source, tmp_path / f"out{k}", imgsz=args.imgsz, batch=args.batch, conf=args.conf
+                )
+            )
+    n = len(paths)
+    bare_ips, job_ips = n / min(bare), n / min(job)
+    print(f"images={n} imgsz={args.imgsz} batch={args.batch} conf={args.conf} torch_threads={threads}")
+    print(f"weights={'untrained yolov8n.yaml' if args.weights is None else args.weights}")
+    print(f"bare_predict_s={[round(t, 2) for t in bare]} images_per_s={bare_ips:.1f}")
+    print(f"label_job_s={[round(t, 2) for t in job]} images_per_s={job_ips:.1f}")
+    print(f"label_throughput_ratio={job_ips / bare_ips:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+import cv2
+import numpy as np
+import pytest
+
+from autolabel.detector import Detector, ModelError, check_model_source, detection_ap
+from autolabel.structures import Detections, GroundTruth, box_iou
+
+
+@pytest.fixture(scope="module")
+def detector(trained_run):
+    run_dir, _, _ = trained_run
+    return Detector(run_dir / "weights.pt", conf=0.001)
+
+
+@pytest.fixture(scope="module")
+def images(demo_spec):
+    return [cv2.imread(str(p)) for p in demo_spec.train[:8]]
+
+
+def test_probs_are_the_full_vector_and_conf_is_its_max(detector, images):
+    dets = detector.predict(images)
+    assert len(dets) == len(images)
+    total = 0
+    for det in dets:
+        assert det.probs.shape == (len(det), detector.num_classes)
+        np.testing.assert_array_equal(det.conf, det.probs.max(1))
+        np.testing.assert_array_equal(det.cls, det.probs.argmax(1))
+        assert ((det.probs >= 0) & (det.probs <= 1)).all()
+        total += len(det)
+    assert total > 0, "a model trained 3 epochs keeps some boxes at conf 0.001"
+
+
+def test_boxes_agree_with_stock_ultralytics_predict(detector, demo_spec, images):
+    from ultralytics import YOLO
+
+    stock = YOLO(str(detector.weights)).predict(
+        [str(p) for p in demo_spec.train[:8]], conf=0.001, imgsz=detector.imgsz, verbose=False
+    )
+    compared = 0
+    for det, res in zip(detector.predict(images), stock, strict=True):
+        ref_xyxy, ref_conf = res.boxes.xyxy.numpy(), res.boxes.conf.numpy()
+        strong = det.conf >= 0.002  # boxes near the threshold may flip on float rounding
+        if not strong.any():
+            continue
+        iou = box_iou(det.xyxy[strong], ref_xyxy)
+        best = iou.argmax(1)
+        assert (iou.max(1) > 0.99).all()
+        np.testing.assert_allclose(det.conf[strong], ref_conf[best], atol=1e-4)
+        compared += int(strong.sum())
+    assert compared > 0
+
+
+def test_boxes_are_in_original_image_pixels(detector, images):
+    big = cv2.resize(images[0], None, fx=2.0, fy=1.5)
+    small_det, big_det = detector.predict([images[0]])[0], detector.predict([big])[0]
+    h, w = big.shape[:2]
+    assert (big_det.xyxy[:, [0, 2]] <= w + 1).all() and (big_det.xyxy[:, [1, 3]] <= h + 1).all()
+    if len(small_det) and len(big_det):
+        top_small = small_det.xyxy[small_det.conf.argmax()] * np.array([2.0, 1.5, 2.0, 1.5])
+        assert box_iou(top_small[None], big_det.xyxy).max() > 0.5
+
+
+def test_model_sources_that_would_download_are_refused(tmp_path):
+    with pytest.raises(ModelError, match="nothing is downloaded"):
+        check_model_source("yolov8n.pt")
+    with pytest.raises(ModelError, match="NMS-free"):
+        check_model_source("yolo26n.yaml")
+    assert check_model_source("yolo11n.yaml") == "yolo11n.yaml"
+    with pytest.raises(ModelError, match="not found"):
+        Detector(tmp_path / "missing.pt")
+
+
+def _dets(xyxy, cls, conf, nc=3):
+    probs = np.full((len(cls), nc), 0.01, np.float32)
+    probs[np.arange(len(cls)), cls] = conf
+    return Detections(xyxy, conf, cls, probs)
+
+
+def test_detection_ap_perfect_empty_and_absent_classes():
+    truth = GroundTruth([[0, 0, 10, 10], [20, 20, 40, 40]], [0, 1])
+    perfect = detection_ap(
+        [(_dets(truth.xyxy, np.array([0, 1]), np.array([0.9, 0.8], np.float32)), truth)], num_classes=3
+    )
+    # ultralytics' interpolated AP of a perfect ranking is 0.995, not 1
+    assert (perfect["ap50"][:2] >= 0.99).all() and (perfect["ap50_95"][:2] >= 0.99).all()
+    assert np.isnan(perfect["ap50"][2])  # no truth of class 2
+    assert perfect["map50"] == pytest.approx(0.995, abs=1e-3)
+    empty = detection_ap([(Detections.empty(3), truth)], num_classes=3)
+    assert empty["ap50"][0] == 0.0 and empty["map50_95"] == 0.0
+    shifted = _dets(truth.xyxy + 3, np.array([0, 1]), np.array([0.9, 0.8], np.float32))
+    worse = detection_ap([(shifted, truth)], num_classes=3)
+    assert worse["map50_95"] < perfect["map50_95"]

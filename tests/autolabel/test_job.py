@@ -1,0 +1,186 @@
+import errno
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from autolabel.coco import read_coco
+from autolabel.job import JobError, run_label_job
+from autolabel.records import RecordWriter, read_records
+from autolabel.structures import Detections
+from autolabel.yolo_format import read_yolo_labels
+
+NAMES = ("scratch", "hole")
+
+
+def make_images(folder, n, *, corrupt=()):
+    folder.mkdir(parents=True)
+    for i in range(n):
+        path = folder / f"img{i:02d}.png"
+        if i in corrupt:
+            path.write_bytes(b"not an image")
+        else:
+            cv2.imwrite(str(path), np.full((40, 60, 3), 10 * i, np.uint8))
+    return folder
+
+
+class FakeDetector:
+    """One box per image whose class depends on the image's brightness; counts calls per image."""
+
+    def __init__(self, fail_after_batches=None):
+        self.calls = 0
+        self.seen = []
+        self.fail_after = fail_after_batches
+
+    def __call__(self, images):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        out = []
+        for im in images:
+            self.seen.append(int(im[0, 0, 0]))
+            p = 0.9 if im[0, 0, 0] % 20 == 0 else 0.6
+            probs = np.array([[p, 1 - p]], np.float32)
+            out.append(Detections([[5, 5, 30, 20]], probs.max(1), probs.argmax(1), probs))
+        return out
+
+
+def run(src, out, predict, **kw):
+    meta = {
+        "weights": "w.pt",
+        "source": str(src),
+        "names": list(NAMES),
+        "conf": 0.25,
+        "iou": 0.7,
+        "imgsz": 64,
+    }
+    return run_label_job(
+        predict=predict, names=NAMES, source=src, output=out, meta=meta, batch=4, progress=False, **kw
+    )
+
+
+def test_writes_yolo_coco_and_jsonl_with_probs(tmp_path):
+    src = make_images(tmp_path / "pool", 6)
+    summary = run(src, tmp_path / "out", FakeDetector())
+    out = tmp_path / "out"
+    assert summary["images"] == 6 and summary["boxes"] == 6 and summary["errors"] == 0
+    records = read_records(out / "predictions.jsonl")
+    assert sorted(r["image"] for r in records) == [f"img{i:02d}.png" for i in range(6)]
+    for r in records:
+        box = r["boxes"][0]
+        assert len(box["probs"]) == 2 and box["conf"] == max(box["probs"])
+        gt = read_yolo_labels(
+            out / "labels" / r["image"].replace(".png", ".txt"), num_classes=2, width=60, height=40
+        )
+        np.testing.assert_allclose(gt.xyxy[0], [5, 5, 30, 20], atol=1e-3)
+        assert gt.cls[0] == box["cls"]
+    names, images = read_coco(out / "annotations.coco.json")
+    assert names == list(NAMES) and len(images) == 6
+    assert all(len(im.probs[0]) == 2 for im in images)
+    assert (out / "classes.txt").read_text() == "scratch\nhole\n"
+
+
+def test_corrupt_image_gets_an_error_record_and_the_job_goes_on(tmp_path):
+    src = make_images(tmp_path / "pool", 5, corrupt={2})
+    summary = run(src, tmp_path / "out", FakeDetector())
+    records = {r["image"]: r for r in read_records(tmp_path / "out" / "predictions.jsonl")}
+    assert "decode" in records["img02.png"]["error"]
+    assert summary["errors"] == 1 and summary["images"] == 5
+    _, coco_images = read_coco(tmp_path / "out" / "annotations.coco.json")
+    assert len(coco_images) == 4
+
+
+def test_interrupted_job_resumes_without_relabeling(tmp_path):
+    src = make_images(tmp_path / "pool", 10)
+    first = FakeDetector(fail_after_batches=2)
+    with pytest.raises(KeyboardInterrupt):
+        run(src, tmp_path / "out", first)
+    assert len(read_records(tmp_path / "out" / "predictions.jsonl")) == 8
+    second = FakeDetector()
+    summary = run(src, tmp_path / "out", second)
+    assert summary["resumed_from"] == 8 and summary["labeled_now"] == 2
+    assert sorted(first.seen + second.seen) == [10 * i for i in range(10)]  # each image once
+    records = read_records(tmp_path / "out" / "predictions.jsonl")
+    assert sorted(r["image"] for r in records) == [f"img{i:02d}.png" for i in range(10)]
+
+
+def test_torn_write_is_redone_once(tmp_path):
+    src = make_images(tmp_path / "pool", 4)
+    run(src, tmp_path / "out", FakeDetector())
+    log = tmp_path / "out" / "predictions.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:3]) + lines[3][:20])  # the last record torn mid-write
+    again = FakeDetector()
+    summary = run(src, tmp_path / "out", again)
+    assert summary["labeled_now"] == 1 and len(again.seen) == 1
+    assert len(read_records(log)) == 4
+
+
+def test_disk_full_keeps_finished_work(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "pool", 8)
+    real_append = RecordWriter.append
+    calls = {"n": 0}
+
+    def append(self, records):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, records)
+
+    monkeypatch.setattr(RecordWriter, "append", append)
+    with pytest.raises(JobError, match="disk full.*4 images.*kept"):
+        run(src, tmp_path / "out", FakeDetector())
+    monkeypatch.setattr(RecordWriter, "append", real_append)
+    assert run(src, tmp_path / "out", FakeDetector())["labeled_now"] == 4
+
+
+def test_refuses_a_dataset_label_folder(tmp_path):
+    src = make_images(tmp_path / "ds" / "images", 2)
+    (tmp_path / "ds" / "labels").mkdir()
+    with pytest.raises(JobError, match="human label folder"):
+        run(src, tmp_path / "ds" / "labels", FakeDetector())
+    with pytest.raises(JobError, match="human label folder"):
+        run(src, tmp_path / "ds" / "labels" / "auto", FakeDetector())
+
+
+def test_refuses_a_folder_with_foreign_files(tmp_path):
+    src = make_images(tmp_path / "pool", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img00.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(JobError, match="did not write"):
+        run(src, out, FakeDetector())
+    assert (out / "img00.txt").read_text() == "0 0.5 0.5 0.1 0.1\n"
+
+
+def test_refuses_output_overlapping_source(tmp_path):
+    src = make_images(tmp_path / "pool", 2)
+    with pytest.raises(JobError, match="overlaps"):
+        run(src, src / "auto", FakeDetector())
+    with pytest.raises(JobError, match="overlaps"):
+        run(src, tmp_path, FakeDetector())
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    src = make_images(tmp_path / "pool", 2)
+    run(src, tmp_path / "out", FakeDetector())
+    meta = json.loads((tmp_path / "out" / "autolabel_job.json").read_text())
+    meta["conf"] = 0.5
+    with pytest.raises(JobError, match="other settings.*conf"):
+        run_label_job(
+            predict=FakeDetector(),
+            names=NAMES,
+            source=src,
+            output=tmp_path / "out",
+            meta=meta,
+            progress=False,
+        )
+
+
+def test_empty_or_missing_source_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(JobError, match="holds no images"):
+        run(tmp_path / "empty", tmp_path / "out", FakeDetector())
+    with pytest.raises(JobError, match="not a folder"):
+        run(tmp_path / "missing", tmp_path / "out", FakeDetector())

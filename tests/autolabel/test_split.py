@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from autolabel.split import check_disjoint, read_manifest, resolve_size, split_dataset, write_manifest
+from autolabel.yolo_format import DataError, DatasetSpec
+
+
+def spec(n_train: int, n_val: int = 0) -> DatasetSpec:
+    train = tuple(Path(f"/data/images/train/{i:04d}.jpg") for i in range(n_train))
+    val = tuple(Path(f"/data/images/val/{i:04d}.jpg") for i in range(n_val)) or None
+    return DatasetSpec(
+        yaml_path=Path("/data/data.yaml"), root=Path("/data"), names=("a", "b"), train=train, val=val
+    )
+
+
+def test_default_fractions_mirror_superb_ai_sizes():
+    split = split_dataset(spec(774), val=0.23, gt1=0.23, seed=0)
+    assert split.sizes() == {"val": 178, "gt1": 178, "pool": 418}
+
+
+def test_counts_and_fractions_and_disjoint_cover():
+    s = spec(100)
+    split = split_dataset(s, val=20, gt1=0.1, seed=3)
+    assert split.sizes() == {"val": 20, "gt1": 10, "pool": 70}
+    check_disjoint([split.val, split.gt1, split.pool])
+    assert set(split.val + split.gt1 + split.pool) == set(s.train)
+
+
+def test_same_seed_same_split_other_seed_differs():
+    a = split_dataset(spec(200), val=0.2, gt1=0.2, seed=7)
+    b = split_dataset(spec(200), val=0.2, gt1=0.2, seed=7)
+    c = split_dataset(spec(200), val=0.2, gt1=0.2, seed=8)
+    assert a == b
+    assert a.gt1 != c.gt1
+
+
+def test_shipped_val_is_kept_as_val():
+    split = split_dataset(spec(50, n_val=10), val=0.5, gt1=5, seed=0)
+    assert split.val == spec(50, n_val=10).val
+    assert len(split.gt1) == 5 and len(split.pool) == 45
+
+
+@pytest.mark.parametrize(
+    ("val", "gt1", "match"),
+    [
+        (50, 50, "empty pool"),
+        (0.5, 0.5, "empty pool"),
+        (1.5, 10, "split.val"),
+        (10, 0, "split.gt1"),
+        (10, "many", "split.gt1"),
+        (10, True, "split.gt1"),
+        (-1, 10, "split.val"),
+    ],
+)
+def test_bad_sizes_name_the_setting(val, gt1, match):
+    with pytest.raises(DataError, match=match):
+        split_dataset(spec(100), val=val, gt1=gt1, seed=0)
+
+
+def test_resolve_size_rounds_fractions():
+    assert resolve_size(0.23, total=774, key="k") == 178
+    assert resolve_size(12, total=774, key="k") == 12
+
+
+def test_manifest_round_trip(tmp_path):
+    split = split_dataset(spec(30), val=5, gt1=5, seed=11)
+    path = write_manifest(split, tmp_path / "manifest.csv")
+    assert read_manifest(path) == split
+    lines = path.read_text().splitlines()
+    assert lines[0] == "image,split,seed" and len(lines) == 31
+
+
+def test_manifest_errors_name_the_file(tmp_path):
+    with pytest.raises(DataError, match="manifest not found"):
+        read_manifest(tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image,split,seed\n/a.jpg,train,0\n")
+    with pytest.raises(DataError, match=r"bad.csv:2: unknown split"):
+        read_manifest(bad)
+
+
+def test_split_never_touches_files(tmp_path):
+    # the spec's paths do not exist: splitting is pure bookkeeping
+    split_dataset(spec(10), val=2, gt1=2, seed=0)

@@ -1,0 +1,96 @@
+"""The train app end to end on a tiny demo set (network blocked), then the label CLI on its pool."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autolabel.records import read_records
+from autolabel.split import read_manifest
+
+pytestmark = pytest.mark.slow
+
+BLOCKED_RUN = """
+import runpy, socket, sys
+def refuse(*a, **k):
+    raise OSError("network blocked: %r" % (a[:2],))
+socket.socket.connect = refuse
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+sys.argv = ["autolabel.label"] + sys.argv[1:]
+runpy.run_module("autolabel.label", run_name="__main__")
+"""
+
+
+def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, demo_spec):
+    run_dir, card, attempts = trained_run
+    assert attempts == [], f"network was used: {attempts}"
+    for name in ("weights.pt", "model_card.json", "model_card.md", "manifest.csv", "data/data.yaml"):
+        assert (run_dir / name).is_file(), name
+    split = read_manifest(run_dir / "manifest.csv")
+    assert split.sizes() == {"val": 12, "gt1": 16, "pool": 20}
+
+    saved = json.loads((run_dir / "model_card.json").read_text())
+    ev = saved["evaluation"]
+    assert ev["n_images"] == 12 and saved["training"]["n_images"] == 16
+    assert saved["training"]["n_boxes"] == sum(saved["training"]["per_class_boxes"].values()) > 0
+    assert [row["class"] for row in ev["per_class"]] == list(demo_spec.names)
+    for row in ev["per_class"]:
+        assert {"precision", "recall", "ap50", "ap50_95", "boost", "n_truth"} <= set(row)
+    assert ev["boost"] is not None and ev["boost"] > 0
+    assert 0 < ev["operating_threshold"] < 1
+    assert set(saved["stage_seconds"]) == {"data", "train", "evaluate", "label_pool"}
+    md = (run_dir / "model_card.md").read_text()
+    assert "expected efficiency boost" in md and "air-hole" in md
+
+    pool = run_dir / "pool_labels"
+    records = read_records(pool / "predictions.jsonl")
+    assert len(records) == 20 and saved["pool_labels"]["images"] == 20
+    for r in records:
+        assert (pool / "labels" / Path(r["image"]).with_suffix(".txt")).is_file()
+        for box in r["boxes"]:
+            assert box["conf"] >= ev["operating_threshold"] - 1e-6
+            assert len(box["probs"]) == 6 and box["conf"] == max(box["probs"])
+    assert json.loads((pool / "annotations.coco.json").read_text())["categories"][0]["name"] == "bite-edge"
+
+
+def test_the_dataset_is_never_written_to(trained_run, demo_spec):
+    labels = Path(demo_spec.root) / "labels"
+    assert not list(labels.rglob("*.cache")) and not list(Path(demo_spec.root).glob("*.cache"))
+    assert all(p.suffix == ".txt" for p in labels.iterdir())
+
+
+def label_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED_RUN, *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_label_cli_offline_resumes_and_refuses_human_labels(trained_run, demo_spec, tmp_path):
+    run_dir, _, _ = trained_run
+    source = Path(demo_spec.root) / "images"
+    args = [
+        f"weights={run_dir / 'weights.pt'}",
+        f"source={source}",
+        f"output={tmp_path / 'auto'}",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+    ]
+    first = label_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["images"] == 48 and summary["labeled_now"] == 48
+    again = label_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["labeled_now"] == 0
+
+    refused = label_cli(
+        *args[:2],
+        f"output={Path(demo_spec.root) / 'labels'}",
+        f"hydra.run.dir={tmp_path / 'h2'}",
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2
+    assert "error:" in refused.stderr and "human label folder" in refused.stderr

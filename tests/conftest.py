@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated cache, a tiny demo set and one tiny trained model for the whole session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports ultralytics: keep its settings, fonts and our demo cache out of $HOME.
+_SESSION_CACHE = Path(tempfile.mkdtemp(prefix="autolabel-tests-"))
+os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE)
+os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_CACHE / "ultralytics")
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+class NetworkBlocked(OSError):
+    pass
+
+
+@contextlib.contextmanager
+def block_network():
+    """Make every socket connection or DNS lookup fail; yields the list of attempts."""
+    attempts: list[tuple] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[:2])
+        raise NetworkBlocked(f"network blocked in tests: {args[:2]}")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        yield attempts
+
+
+@pytest.fixture(scope="session")
+def demo_spec(tmp_path_factory):
+    """A 48-image, 128 px demo set (seed 0)."""
+    from autolabel.datasets import demo_dataset
+
+    return demo_dataset(
+        root=str(tmp_path_factory.mktemp("demo") / "set"), n_images=48, image_size=128, seed=0
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, demo_spec):
+    """Train 3 epochs on the tiny demo set and auto-label its pool, with the network blocked.
+
+    Runs the train app's own code path. Returns (run folder, model card, network attempts).
+    """
+    from hydra import compose, initialize_config_dir
+
+    from autolabel.train import train_and_card
+
+    run_dir = tmp_path_factory.mktemp("train_run")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["experiment=smoke", f"data.root={demo_spec.root}", "trainer.epochs=3"],
+        )
+    with block_network() as attempts:
+        card = train_and_card(cfg, run_dir)
+    return run_dir, card, list(attempts)
