@@ -184,19 +184,35 @@ class Detector:
         out = self.model(tensor)
         return out[0] if isinstance(out, (list, tuple)) else out
 
-    def postprocess(
-        self, raw: torch.Tensor, input_hw: tuple[int, int], original_hw: Sequence[tuple[int, int]]
-    ) -> list[Detections]:
-        """NMS on raw outputs (B, 4 + C, A) and rescale to each original image (H, W)."""
+    def nms(
+        self, raw: torch.Tensor, *, conf: float | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """ultralytics NMS of raw outputs (B, 4 + C, A): per image, kept rows (n, 6) and their anchors."""
         kept, indices = nms.non_max_suppression(
-            raw, self.conf, self.iou, max_det=self.max_det, nc=self.num_classes, return_idxs=True
+            raw,
+            self.conf if conf is None else conf,
+            self.iou,
+            max_det=self.max_det,
+            nc=self.num_classes,
+            return_idxs=True,
         )
+        return kept, [idx.long() for idx in indices]
+
+    def to_detections(
+        self,
+        raw: torch.Tensor,
+        kept: Sequence[torch.Tensor],
+        indices: Sequence[torch.Tensor],
+        input_hw: tuple[int, int],
+        original_hw: Sequence[tuple[int, int]],
+    ) -> list[Detections]:
+        """Per image: kept boxes rescaled to the original (H, W), class scores read at their anchors."""
         results = []
         for b, (det, idx) in enumerate(zip(kept, indices, strict=True)):
             if len(det) == 0:
                 results.append(Detections.empty(self.num_classes))
                 continue
-            probs = raw[b, 4 : 4 + self.num_classes, idx.long()].T
+            probs = raw[b, 4 : 4 + self.num_classes, idx].T
             boxes = ops.scale_boxes(input_hw, det[:, :4].clone(), original_hw[b])
             results.append(
                 Detections(
@@ -207,6 +223,18 @@ class Detector:
                 )
             )
         return results
+
+    def postprocess(
+        self,
+        raw: torch.Tensor,
+        input_hw: tuple[int, int],
+        original_hw: Sequence[tuple[int, int]],
+        *,
+        conf: float | None = None,
+    ) -> list[Detections]:
+        """NMS on raw outputs (B, 4 + C, A) and rescale to each original image (H, W)."""
+        kept, indices = self.nms(raw, conf=conf)
+        return self.to_detections(raw, kept, indices, input_hw, original_hw)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Auto-label a batch of BGR uint8 images [(H, W, 3)]; one :class:`Detections` per image."""

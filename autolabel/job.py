@@ -7,6 +7,7 @@ Layout of ``output``::
     labels/<image>.txt        YOLO labels of each image (class cx cy w h, normalised), written atomically
     annotations.coco.json     COCO JSON of all images (with score and full probs per box), at the end
     classes.txt               class names, one per line, for tools that open YOLO labels
+    images.csv                one row per image: its scalar fields (n_boxes, error, score, difficulty...)
     summary.json              counts and throughput of the last run
 
 A batch is committed when its records reach ``predictions.jsonl``; its label files are written just
@@ -15,8 +16,10 @@ before, so a kill at any point loses at most the batch in flight and a rerun red
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,10 +36,15 @@ from autolabel.yolo_format import list_images, write_yolo_labels
 
 MARKER = "autolabel_job.json"
 PREDICTIONS = "predictions.jsonl"
-RESUME_KEYS = ("weights", "source", "names", "conf", "iou", "imgsz")
+RESUME_KEYS = ("weights", "source", "names", "conf", "iou", "imgsz", "uncertainty")
 
-PredictFn = Callable[[Sequence[np.ndarray]], list[Detections]]
-EnrichFn = Callable[[Sequence[np.ndarray], list[Detections]], list[dict[str, Any]]]
+# (BGR images [(H, W, 3)], their keys) -> per image, auto-labels and extra record fields (uncertainty)
+PredictFn = Callable[[Sequence[np.ndarray], Sequence[str]], list[tuple[Detections, dict[str, Any]]]]
+
+
+def plain_predict(predict: Callable[[Sequence[np.ndarray]], list[Detections]]) -> PredictFn:
+    """Adapt a ``Detector.predict``-style function (no extra fields) to the job's :data:`PredictFn`."""
+    return lambda images, _keys: [(det, {}) for det in predict(images)]
 
 
 class JobError(RuntimeError):
@@ -106,6 +114,29 @@ def write_exports(output: Path, records: Sequence[dict[str, Any]], *, names: Seq
         )
     write_coco(output / "annotations.coco.json", coco_dataset(images, names=names))
     (output / "classes.txt").write_text("".join(f"{name}\n" for name in names))
+    write_image_table(output / "images.csv", records)
+
+
+def _scalar_fields(record: dict[str, Any]) -> dict[str, Any]:
+    row = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            row.update({f"{key}.{k}": v for k, v in value.items() if not isinstance(v, (dict, list))})
+        elif not isinstance(value, list):
+            row[key] = value
+    return row
+
+
+def write_image_table(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """One CSV row per record with its scalar fields (nested dicts flattened as ``key.sub``)."""
+    rows = [_scalar_fields(r) for r in records]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
 
 
 def run_label_job(
@@ -118,13 +149,11 @@ def run_label_job(
     batch: int = 16,
     threads: int = 2,
     progress: bool = True,
-    enrich: EnrichFn | None = None,
 ) -> dict[str, Any]:
     """Auto-label every image under ``source`` into ``output``; resume where an earlier run stopped.
 
-    predict: BGR uint8 images [(H, W, 3)] -> one :class:`Detections` per image.
+    predict: (images, keys) -> per image (:class:`Detections`, extra record fields), see :data:`PredictFn`.
     meta: the job's settings, recorded in ``autolabel_job.json``; a rerun must match its RESUME_KEYS.
-    enrich: optional extra fields per image (e.g. uncertainty), merged into each record.
     Returns the summary also written to ``summary.json``.
     """
     source, output = Path(source), Path(output)
@@ -141,7 +170,7 @@ def run_label_job(
     keys = {path: path.relative_to(source).as_posix() for path in images}
     pending = [path for path in images if keys[path] not in done]
     label_root = output / "labels"
-    started, n_new, n_errors = time.perf_counter(), 0, 0
+    started, n_new = time.perf_counter(), 0
     bar = tqdm(
         total=len(images),
         initial=len(images) - len(pending),
@@ -153,15 +182,13 @@ def run_label_job(
         with RecordWriter(log) as writer:
             for loaded in iter_batches(pending, batch=batch, threads=threads):
                 ok = [item for item in loaded if item.image is not None]
-                dets = predict([item.image for item in ok]) if ok else []
-                extras = enrich([item.image for item in ok], dets) if (enrich and ok) else [{}] * len(ok)
-                by_path = {item.path: (det, extra) for item, det, extra in zip(ok, dets, extras, strict=True)}
+                outputs = predict([item.image for item in ok], [keys[item.path] for item in ok]) if ok else []
+                by_path = {item.path: output for item, output in zip(ok, outputs, strict=True)}
                 records = []
                 for item in loaded:
                     key = keys[item.path]
                     if item.image is None:
                         records.append(error_record(key, item.error or "unreadable"))
-                        n_errors += 1
                         continue
                     det, extra = by_path[item.path]
                     height, width = item.image.shape[:2]

@@ -1,5 +1,8 @@
 """``python -m autolabel.label weights=PATH source=DIR output=DIR``: the batch auto-labeling job.
 
+With ``uncertainty=mc_dropout`` (default) every record also gets MC-dropout uncertainty fields, and,
+when ``calibration.json`` sits beside the weights, ``p_needs_correction`` and ``difficulty``.
+
 Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job`).
 """
 
@@ -14,8 +17,10 @@ from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
-from autolabel.job import run_label_job
+from autolabel.job import plain_predict, run_label_job
 from autolabel.train import label_meta
+from uncertainty.build import CALIBRATION_FILE, build_labeler, load_calibration
+from uncertainty.difficulty import plot_job_scores
 
 log = logging.getLogger("autolabel.label")
 FALLBACK_CONF = 0.25
@@ -42,18 +47,27 @@ def main(cfg: DictConfig) -> dict:
     detector = Detector(
         weights, imgsz=cfg.imgsz, conf=float(conf), iou=cfg.iou, max_det=cfg.max_det, device=cfg.device
     )
-    source = Path(cfg.source).expanduser()
-    meta = label_meta(detector, source)
+    source, output = Path(cfg.source).expanduser(), Path(cfg.output).expanduser()
+    calibration = None
+    if cfg.uncertainty.enabled:
+        calibration = load_calibration(weights)
+        if calibration is None:
+            log.warning("no %s beside %s: scores without difficulty bands", CALIBRATION_FILE, weights)
+        predict = build_labeler(detector, cfg.uncertainty, calibration)
+    else:
+        predict = plain_predict(detector.predict)
+    meta = label_meta(detector, source, cfg.uncertainty)
     summary = run_label_job(
-        predict=detector.predict,
+        predict=predict,
         names=detector.names,
         source=source,
-        output=Path(cfg.output).expanduser(),
+        output=output,
         meta=meta,
         batch=cfg.batch,
         threads=cfg.threads,
         progress=cfg.progress,
     )
+    plot_job_scores(output, calibration)
     log.info("auto-labeled %s: %s", source, summary)
     print(json.dumps(summary))
     return summary

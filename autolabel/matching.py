@@ -133,3 +133,9 @@ def match_detections(det: Detections, truth: GroundTruth, *, iou_threshold: floa
     arrays, see ``MatchResult``.
     """
     return MatchCandidates.build(det, truth, iou_threshold=iou_threshold).match()
+
+
+def needs_correction(det: Detections, truth: GroundTruth, *, iou_threshold: float = 0.5) -> bool:
+    """Whether a person must fix these auto-labels: any FP, FN or wrong class at IoU >= ``iou_threshold``."""
+    match = match_detections(det, truth, iou_threshold=iou_threshold)
+    return bool(match.fp.any() or match.fn.any() or match.wrong_class.any())

@@ -1,10 +1,12 @@
 """Keep ultralytics offline and on every core; must run before ``import ultralytics``.
 
-ultralytics reaches the network in three places we care about: its font check (a download from GitHub on
+ultralytics reaches the network in four places we care about: its font check (a download from GitHub on
 every train/val unless ``Arial.ttf`` sits in its config dir), hub/analytics (off with ``YOLO_OFFLINE=1``),
-and weight downloads (we only build models from YAML). It also pins ``OMP_NUM_THREADS=1`` at import and
-later ``torch.set_num_threads(cpu_count - 1)``: on a 2-core machine that halves training speed, so the
-detector wrapper sets the thread count back (see :func:`torch_threads`).
+weight downloads (we only build models from YAML) and ``pip install`` of optional packages (its patched
+``PIL.Image.open`` asks for ``pi-heif`` on an unknown file; off with ``YOLO_AUTOINSTALL=false``).
+It also pins ``OMP_NUM_THREADS=1`` at import and later ``torch.set_num_threads(cpu_count - 1)``: on a
+2-core machine that cuts training speed by 1.7x, so the detector wrapper sets the thread count back
+(see :func:`torch_threads`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     pinning OpenMP to one thread. Returns the ultralytics settings folder. Idempotent.
     """
     os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "false"  # no `pip install` of optional packages at run time
     if config_dir is not None:
         os.environ[ENV_CONFIG_DIR] = str(config_dir)
     root = Path(os.environ.setdefault(ENV_CONFIG_DIR, str(default_config_dir()))).expanduser()

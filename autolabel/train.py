@@ -1,8 +1,9 @@
 """``python -m autolabel.train``: split, train CAL1 on GT1, write its model card on VAL, auto-label POOL.
 
 Writes into the Hydra run folder (``runs/train/<time>/``): ``manifest.csv``, ``data/`` (the training
-view), ``ultralytics/`` (ultralytics' own run), ``weights.pt``, ``model_card.json``, ``model_card.md``
-and, with ``label_pool=true``, ``pool_labels/`` (the auto-label job's output).
+view), ``ultralytics/`` (ultralytics' own run), ``weights.pt``, ``model_card.json``, ``model_card.md``,
+``calibration.json`` (difficulty bands fitted on VAL, with ``uncertainty=mc_dropout``) and, with
+``label_pool=true``, ``pool_labels/`` (the auto-label job's output, with scores and difficulty).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, train_detector
-from autolabel.job import run_label_job
+from autolabel.job import plain_predict, run_label_job
 from autolabel.model_card import evaluate, write_model_card
 from autolabel.split import split_dataset, write_manifest
+from autolabel.structures import GroundTruth
 from autolabel.views import build_view, load_truth
 from autolabel.yolo_format import DatasetSpec
+from uncertainty.build import build_labeler, save_calibration, settings
+from uncertainty.difficulty import fit_difficulty, plot_job_scores, summarize
 
 log = logging.getLogger("autolabel.train")
 
@@ -49,6 +54,38 @@ class StageTimer:
         return _Stage()
 
 
+def fit(
+    cfg: DictConfig, data_yaml: Path, out_dir: Path, *, model: str | None = None, epochs: int | None = None
+) -> Path:
+    """Train with the config's recipe on ``data_yaml``; ``model`` and ``epochs`` override the config."""
+    return train_detector(
+        data_yaml=data_yaml,
+        model=model or cfg.model.name,
+        out_dir=out_dir,
+        epochs=epochs or cfg.trainer.epochs,
+        imgsz=cfg.model.imgsz,
+        batch=cfg.trainer.batch,
+        seed=cfg.seed,
+        device=cfg.device,
+        workers=cfg.trainer.workers,
+        val=cfg.trainer.val,
+        plots=cfg.trainer.plots,
+        verbose=cfg.trainer.verbose,
+        extra=OmegaConf.to_container(cfg.trainer.extra, resolve=True),
+    )
+
+
+def evaluate_weights(
+    cfg: DictConfig, weights: Path, images: Sequence[Path], truths: Sequence[GroundTruth]
+) -> tuple[Detector, dict[str, Any]]:
+    """Model-card figures of ``weights`` on labelled ``images``, at the threshold ``cfg.threshold`` sets."""
+    detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
+    evaluation = evaluate(
+        detector, images, truths, cost=instantiate(cfg.cost), threshold=cfg.threshold, batch=cfg.label.batch
+    )
+    return detector, evaluation
+
+
 def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """The whole train job on a composed config; returns the model card (also written to ``run_dir``)."""
     timer = StageTimer()
@@ -68,31 +105,9 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         gt1_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.gt1]
         val_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.val]
     with timer("train"):
-        weights = train_detector(
-            data_yaml=data_yaml,
-            model=cfg.model.name,
-            out_dir=run_dir,
-            epochs=cfg.trainer.epochs,
-            imgsz=cfg.model.imgsz,
-            batch=cfg.trainer.batch,
-            seed=cfg.seed,
-            device=cfg.device,
-            workers=cfg.trainer.workers,
-            val=cfg.trainer.val,
-            plots=cfg.trainer.plots,
-            verbose=cfg.trainer.verbose,
-            extra=OmegaConf.to_container(cfg.trainer.extra, resolve=True),
-        )
+        weights = fit(cfg, data_yaml, run_dir)
     with timer("evaluate"):
-        detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
-        evaluation = evaluate(
-            detector,
-            split.val,
-            val_truths,
-            cost=instantiate(cfg.cost),
-            threshold=cfg.threshold,
-            batch=cfg.label.batch,
-        )
+        detector, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
     gt1_boxes = Counter(spec.names[c] for t in gt1_truths for c in t.cls)
     card = {
         "model": {
@@ -114,19 +129,36 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "cost_model": OmegaConf.to_container(cfg.cost, resolve=True),
     }
     card["cost_model"].pop("_target_", None)
+    detector.conf = evaluation["operating_threshold"]
+    labeler, calibration = None, None
+    if cfg.uncertainty.enabled:
+        with timer("calibrate"):
+            labeler = build_labeler(detector, cfg.uncertainty)
+            calibration, scored, needs = fit_difficulty(
+                labeler,
+                split.val,
+                val_truths,
+                levels=tuple(cfg.uncertainty.calibration.levels),
+                min_images=cfg.uncertainty.calibration.min_images,
+                batch=cfg.label.batch,
+            )
+            labeler.calibration = calibration
+            save_calibration(calibration, run_dir)
+            card["uncertainty"] = {"split": "VAL", **summarize(calibration, scored, needs)}
+            log.info("difficulty calibration: %s", calibration.reason)
     if cfg.label_pool:
         with timer("label_pool"):
-            detector.conf = evaluation["operating_threshold"]
             pool_dir = run_dir / "data" / "images" / "pool"
             summary = run_label_job(
-                predict=detector.predict,
+                predict=labeler or plain_predict(detector.predict),
                 names=detector.names,
                 source=pool_dir,
                 output=run_dir / "pool_labels",
-                meta=label_meta(detector, pool_dir),
+                meta=label_meta(detector, pool_dir, cfg.uncertainty),
                 batch=cfg.label.batch,
                 threads=cfg.label.threads,
             )
+            plot_job_scores(run_dir / "pool_labels", calibration)
         card["pool_labels"] = {"folder": str(run_dir / "pool_labels"), **summary}
     card["stage_seconds"] = timer.seconds
     json_path, md_path = write_model_card(card, run_dir)
@@ -141,9 +173,10 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return card
 
 
-def label_meta(detector: Detector, source: Path) -> dict[str, Any]:
+def label_meta(detector: Detector, source: Path, uncertainty: DictConfig) -> dict[str, Any]:
     """The settings a label job records, and a resumed job must share."""
     return {
+        "uncertainty": settings(uncertainty),
         "weights": str(detector.weights.resolve()),
         "source": str(source.resolve()),
         "names": list(detector.names),

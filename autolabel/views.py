@@ -47,11 +47,13 @@ def build_view(
     train: str,
     val: str,
     with_labels: Sequence[str] | None = None,
+    yaml_name: str = "data.yaml",
 ) -> Path:
-    """Write ``dest/images/<split>/`` and ``dest/labels/<split>/`` for every split and a data.yaml.
+    """Write ``dest/images/<split>/`` and ``dest/labels/<split>/`` for every split, and a data.yaml.
 
-    splits: split name -> image paths. ``train`` / ``val`` name the splits the data.yaml points at;
-    ``with_labels`` the splits whose labels are copied (default: all). Returns the data.yaml path.
+    splits: split name -> image paths (splits already in ``dest`` and not named here are kept).
+    ``train`` / ``val`` name the splits the data.yaml points at; ``with_labels`` the splits whose labels
+    are copied (default: all); ``yaml_name`` the data.yaml's file name. Returns its path.
     """
     dest = Path(dest).resolve()
     labelled = set(splits if with_labels is None else with_labels)
@@ -78,7 +80,7 @@ def build_view(
                     width=width,
                     height=height,
                 )
-    data_yaml = dest / "data.yaml"
+    data_yaml = dest / yaml_name
     spec = {
         "path": str(dest),
         "train": f"images/{train}",

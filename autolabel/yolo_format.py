@@ -256,7 +256,8 @@ def image_size(path: Path) -> tuple[int, int]:
                 orientation = img.getexif().get(_EXIF_ORIENTATION_TAG)
             except (OSError, ValueError, SyntaxError):
                 orientation = None  # a broken EXIF block does not make the image unreadable
-    except (OSError, UnidentifiedImageError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, ImportError) as e:
+        # ImportError: ultralytics patches Image.open to try an optional HEIF plugin on unknown files
         raise DataError(f"{path}: cannot read image: {e}") from e
     if orientation in _TRANSPOSING_ORIENTATIONS:
         width, height = height, width

@@ -1,6 +1,6 @@
 """Auto-label job throughput next to a bare ``YOLO(...).predict`` loop over the same images, in one run.
 
-    python benchmarks/label_throughput.py [--weights runs/train/<time>/weights.pt] [--images 200]
+    python -m benchmarks.label_throughput [--weights runs/train/<time>/weights.pt] [--images 200]
 
 Without ``--weights`` it uses an untrained yolov8n built from YAML (same compute per image; fewer boxes).
 Both sides use the same batch size, image size, confidence and torch thread count (ultralytics' own
@@ -22,8 +22,9 @@ from pathlib import Path
 import cv2
 
 from autolabel.detector import Detector  # configures ultralytics offline before importing it
-from autolabel.job import run_label_job
+from autolabel.job import plain_predict, run_label_job
 from autolabel.offline import torch_threads
+from benchmarks.common import untrained_weights
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -35,18 +36,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--conf", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=2)
     return parser.parse_args(argv)
-
-
-def untrained_weights(folder: Path, num_classes: int) -> Path:
-    """A randomly initialised yolov8n with ``num_classes`` classes, saved as a .pt (nothing downloaded)."""
-    from ultralytics import YOLO
-    from ultralytics.nn.tasks import DetectionModel
-
-    model = YOLO("yolov8n.yaml")
-    model.model = DetectionModel("yolov8n.yaml", nc=num_classes, verbose=False)
-    path = folder / "untrained.pt"
-    model.save(str(path))
-    return path
 
 
 def bare_predict(
@@ -78,7 +67,7 @@ def job_seconds(weights: Path, source: Path, out: Path, *, imgsz: int, batch: in
     }
     start = time.perf_counter()
     run_label_job(
-        predict=detector.predict,
+        predict=plain_predict(detector.predict),
         names=detector.names,
         source=source,
         output=out,

@@ -23,10 +23,21 @@ def compose_app(name, overrides=()):
     [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))],
 )
 def test_every_option_composes(group, option):
-    cfg = compose_app(
-        "train", [f"{group}={option}"] + (["data.path=/x/data.yaml"] if option == "yolo" else [])
-    )
+    # the experiment app's defaults list has every group
+    extra = ["data.path=/x/data.yaml"] if option == "yolo" else []
+    cfg = compose_app("gt2_vs_random", [f"{group}={option}", *extra])
     assert cfg.seed == 0
+
+
+@pytest.mark.parametrize("option", ["difficulty", "topk", "random"])
+def test_selection_options_instantiate_a_strategy(option):
+    strategy = instantiate(compose_app("gt2_vs_random", [f"selection={option}"]).selection)
+    assert callable(strategy.select)
+
+
+def test_experiment_keys_and_group_coexist():
+    cfg = compose_app("gt2_vs_random", ["experiment=smoke", "experiment.seeds=[3,4]"])
+    assert list(cfg.experiment.seeds) == [3, 4] and cfg.experiment.name == "smoke" and cfg.trainer.epochs == 2
 
 
 def test_cost_group_instantiates_the_cost_model():
@@ -55,3 +66,20 @@ def test_unknown_key_is_rejected():
 def test_label_app_needs_its_paths():
     cfg = compose_app("label", ["weights=w.pt", "source=s", "output=o"])
     assert cfg.conf is None and cfg.batch == 16
+
+
+@pytest.mark.parametrize("option", ["mc_dropout", "none"])
+@pytest.mark.parametrize(
+    ("app", "required"),
+    [("train", []), ("label", ["weights=w.pt", "source=s", "output=o"]), ("evaluate", ["weights=w.pt"])],
+)
+def test_every_app_composes_with_every_uncertainty_option(app, required, option):
+    cfg = compose_app(app, [*required, f"uncertainty={option}"])
+    assert cfg.uncertainty.enabled == (option == "mc_dropout")
+
+
+def test_uncertainty_scorer_instantiates():
+    from uncertainty.image_score import ImageScorer
+
+    scorer = instantiate(compose_app("train").uncertainty.scorer)
+    assert isinstance(scorer, ImageScorer) and scorer.pooling.method == "max"

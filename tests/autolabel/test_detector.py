@@ -9,7 +9,7 @@ from autolabel.structures import Detections, GroundTruth, box_iou
 @pytest.fixture(scope="module")
 def detector(trained_run):
     run_dir, _, _ = trained_run
-    return Detector(run_dir / "weights.pt", conf=0.001)
+    return Detector(run_dir / "weights.pt", conf=1e-4, max_det=100)
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +34,19 @@ def test_boxes_agree_with_stock_ultralytics_predict(detector, demo_spec, images)
     from ultralytics import YOLO
 
     stock = YOLO(str(detector.weights)).predict(
-        [str(p) for p in demo_spec.train[:8]], conf=0.001, imgsz=detector.imgsz, verbose=False
+        [str(p) for p in demo_spec.train[:8]], conf=1e-4, imgsz=detector.imgsz, max_det=100, verbose=False
     )
     compared = 0
     for det, res in zip(detector.predict(images), stock, strict=True):
         ref_xyxy, ref_conf = res.boxes.xyxy.numpy(), res.boxes.conf.numpy()
-        strong = det.conf >= 0.002  # boxes near the threshold may flip on float rounding
+        strong = det.conf >= 2e-4  # boxes near the threshold may flip on float rounding
         if not strong.any():
             continue
+        # every box of ours has a stock twin: same place (IoU > 0.99) and same confidence
+        # (a weak model emits near-duplicate boxes, so the twin is not simply the best-IoU box)
         iou = box_iou(det.xyxy[strong], ref_xyxy)
-        best = iou.argmax(1)
-        assert (iou.max(1) > 0.99).all()
-        np.testing.assert_allclose(det.conf[strong], ref_conf[best], atol=1e-4)
+        gap = np.where(iou > 0.99, np.abs(det.conf[strong][:, None] - ref_conf[None, :]), np.inf)
+        assert (gap.min(1) < 1e-4).all()
         compared += int(strong.sum())
     assert compared > 0
 

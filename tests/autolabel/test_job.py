@@ -33,7 +33,8 @@ class FakeDetector:
         self.seen = []
         self.fail_after = fail_after_batches
 
-    def __call__(self, images):
+    def __call__(self, images, keys):
+        assert len(keys) == len(images)
         if self.fail_after is not None and self.calls >= self.fail_after:
             raise KeyboardInterrupt
         self.calls += 1
@@ -42,7 +43,7 @@ class FakeDetector:
             self.seen.append(int(im[0, 0, 0]))
             p = 0.9 if im[0, 0, 0] % 20 == 0 else 0.6
             probs = np.array([[p, 1 - p]], np.float32)
-            out.append(Detections([[5, 5, 30, 20]], probs.max(1), probs.argmax(1), probs))
+            out.append((Detections([[5, 5, 30, 20]], probs.max(1), probs.argmax(1), probs), {"extra": 1}))
         return out
 
 
@@ -68,6 +69,7 @@ def test_writes_yolo_coco_and_jsonl_with_probs(tmp_path):
     records = read_records(out / "predictions.jsonl")
     assert sorted(r["image"] for r in records) == [f"img{i:02d}.png" for i in range(6)]
     for r in records:
+        assert r["extra"] == 1  # extra fields of the predict function land in the record
         box = r["boxes"][0]
         assert len(box["probs"]) == 2 and box["conf"] == max(box["probs"])
         gt = read_yolo_labels(
@@ -79,6 +81,8 @@ def test_writes_yolo_coco_and_jsonl_with_probs(tmp_path):
     assert names == list(NAMES) and len(images) == 6
     assert all(len(im.probs[0]) == 2 for im in images)
     assert (out / "classes.txt").read_text() == "scratch\nhole\n"
+    table = (out / "images.csv").read_text().splitlines()
+    assert table[0].split(",")[:5] == ["image", "width", "height", "n_boxes", "extra"] and len(table) == 7
 
 
 def test_corrupt_image_gets_an_error_record_and_the_job_goes_on(tmp_path):

@@ -27,7 +27,14 @@ runpy.run_module("autolabel.label", run_name="__main__")
 def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, demo_spec):
     run_dir, card, attempts = trained_run
     assert attempts == [], f"network was used: {attempts}"
-    for name in ("weights.pt", "model_card.json", "model_card.md", "manifest.csv", "data/data.yaml"):
+    for name in (
+        "weights.pt",
+        "model_card.json",
+        "model_card.md",
+        "manifest.csv",
+        "data/data.yaml",
+        "calibration.json",
+    ):
         assert (run_dir / name).is_file(), name
     split = read_manifest(run_dir / "manifest.csv")
     assert split.sizes() == {"val": 12, "gt1": 16, "pool": 20}
@@ -41,7 +48,8 @@ def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, dem
         assert {"precision", "recall", "ap50", "ap50_95", "boost", "n_truth"} <= set(row)
     assert ev["boost"] is not None and ev["boost"] > 0
     assert 0 < ev["operating_threshold"] < 1
-    assert set(saved["stage_seconds"]) == {"data", "train", "evaluate", "label_pool"}
+    assert set(saved["stage_seconds"]) == {"data", "train", "evaluate", "calibrate", "label_pool"}
+    assert saved["uncertainty"]["split"] == "VAL" and "reason" in saved["uncertainty"]["calibration"]
     md = (run_dir / "model_card.md").read_text()
     assert "expected efficiency boost" in md and "air-hole" in md
 
@@ -50,10 +58,18 @@ def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, dem
     assert len(records) == 20 and saved["pool_labels"]["images"] == 20
     for r in records:
         assert (pool / "labels" / Path(r["image"]).with_suffix(".txt")).is_file()
+        assert {"score", "components", "failed", "difficulty", "p_needs_correction"} <= set(r)
+        assert r["failed"] == (r["n_boxes"] == 0)
+        assert (
+            r["difficulty"] in {"easy", "medium", "hard", "failed"}
+            and (r["difficulty"] == "failed") == r["failed"]
+        )
         for box in r["boxes"]:
             assert box["conf"] >= ev["operating_threshold"] - 1e-6
             assert len(box["probs"]) == 6 and box["conf"] == max(box["probs"])
     assert json.loads((pool / "annotations.coco.json").read_text())["categories"][0]["name"] == "bite-edge"
+    assert (pool / "images.csv").read_text().splitlines()[0].startswith("image,")
+    assert (pool / "score_histogram.png").stat().st_size > 1000
 
 
 def test_the_dataset_is_never_written_to(trained_run, demo_spec):
@@ -94,3 +110,31 @@ def test_label_cli_offline_resumes_and_refuses_human_labels(trained_run, demo_sp
     )
     assert refused.returncode == 2
     assert "error:" in refused.stderr and "human label folder" in refused.stderr
+
+
+def test_evaluate_cli_writes_per_method_figures(trained_run, demo_spec, tmp_path):
+    run_dir, _, _ = trained_run
+    args = [
+        f"weights={run_dir / 'weights.pt'}",
+        "experiment=smoke",
+        f"data.root={demo_spec.root}",
+        "threshold=0.0002",  # the 3-epoch model keeps boxes only at a very low confidence
+        "uncertainty.mc.passes=4",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "uncertainty.evaluate", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "eval" / "uncertainty_eval.json").read_text())
+    assert result["n_images"] == 20 and result["evaluated_on"] == "pool"
+    assert {"mc", "random", "single_entropy", "one_minus_conf", "mutual_information"} <= set(
+        result["methods"]
+    )
+    for figures in result["methods"].values():
+        assert {"auroc", "average_precision", "ece", "bands", "hard_over_easy"} <= set(figures)
+    assert "AUROC" in done.stdout

@@ -1,0 +1,94 @@
+"""Cost of T-pass MC-dropout scoring of a batch next to one stock ``YOLO.predict`` pass, in one run.
+
+    python -m benchmarks.mc_dropout_cost [--weights runs/train/<time>/weights.pt] [--passes 10] [--batch 16]
+
+Three timings on the same batch of demo images, same image size, confidence and torch thread count,
+each the median of ``--repeats`` alternating runs after a warm-up:
+- ``stock``: one ``YOLO(weights).predict`` of the batch (ultralytics' own predictor);
+- ``mc``: our MC-dropout labeler, T passes of the head only + per-box and per-image scores;
+- ``naive``: T full forwards with dropout (what MC dropout costs without caching), for reference.
+Last line: ``mc_cost_ratio=<mc / stock>`` (goal <= 1.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+from omegaconf import OmegaConf
+
+from autolabel.detector import Detector
+from autolabel.offline import torch_threads
+from benchmarks.common import untrained_weights
+from uncertainty.build import build_labeler
+from uncertainty.mc_dropout import full_pass_outputs
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "uncertainty" / "mc_dropout.yaml"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path)
+    parser.add_argument("--passes", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--imgsz", type=int, default=256)
+    parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    import torch
+    from ultralytics import YOLO
+
+    from autolabel.datasets import demo_dataset
+
+    spec = demo_dataset(n_images=max(args.batch, 16), image_size=args.imgsz, seed=0)
+    images = [cv2.imread(str(p)) for p in spec.train[: args.batch]]
+    keys = [p.name for p in spec.train[: args.batch]]
+    threads = torch_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.weights or untrained_weights(Path(tmp), len(spec.names))
+        stock_model = YOLO(str(weights))
+        detector = Detector(weights, imgsz=args.imgsz, conf=args.conf)
+        cfg = OmegaConf.load(CONF)
+        cfg.mc.passes = args.passes
+        labeler = build_labeler(detector, cfg)
+
+        def stock() -> None:
+            stock_model.predict(images, imgsz=args.imgsz, conf=args.conf, batch=len(images), verbose=False)
+
+        def mc() -> None:
+            labeler(images, keys)
+
+        def naive() -> None:
+            tensor = detector.preprocess(images)
+            masks = labeler.mc.masks(list(range(len(images))))
+            full_pass_outputs(
+                detector, tensor, masks, original_hw=[i.shape[:2] for i in images], conf=args.conf
+            )
+
+        stock()  # warm-up; ultralytics' setup pins torch to cpu_count - 1 threads, undo it for a fair race
+        torch.set_num_threads(threads)
+        mc()
+        naive()
+        times: dict[str, list[float]] = {"stock": [], "mc": [], "naive": []}
+        for _ in range(args.repeats):
+            for name, fn in (("stock", stock), ("mc", mc), ("naive", naive)):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(values) for name, values in times.items()}
+    print(f"batch={len(images)} imgsz={args.imgsz} passes={args.passes} conf={args.conf} threads={threads}")
+    print(f"weights={'untrained yolov8n.yaml' if args.weights is None else args.weights}")
+    for name, values in times.items():
+        print(f"{name}_s median={med[name]:.4f} runs={[round(v, 4) for v in values]}")
+    print(f"naive_cost_ratio={med['naive'] / med['stock']:.3f}")
+    print(f"mc_cost_ratio={med['mc'] / med['stock']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Who gets labeled next: GT2 by difficulty or top score, the random CONTROL, and what a selection holds.
+
+Records are the auto-label job's per-image dicts (one line of ``predictions.jsonl`` each):
+``image`` (str), ``score`` (float, higher = more uncertain; None when the image failed), ``difficulty``
+("easy" | "medium" | "hard" | "failed"; missing when the job ran without a calibration), ``failed``
+(bool: the auto-labeler kept no box) and ``error`` (str, only for images that could not be read).
+An image with an ``error`` is never eligible: a person cannot label what cannot be opened.
+
+Every strategy has the same ``select(records, *, rng) -> Selection``, so the experiment loop calls any of
+them without knowing which it holds; strategies are built from ``conf/selection/*.yaml`` with Hydra's
+``_target_``. A ``Selection`` keeps the value each image was chosen by (modAL's ``(indices, values)``)
+and a one-line ``reason``, so a report can show why an image was picked.
+
+Ranking (top-k, and the difficulty selection under a budget) puts failed images first (they need a
+person most: the auto-labeler found nothing), then the highest score; ties fall in a random order drawn
+from ``rng``. Same records and same rng seed -> same Selection.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from uncertainty.calibration import BANDS, FAILED
+
+# --- tuning constants -------------------------------------------------------------------------------
+# Band names a record's ``difficulty`` may hold: the calibration's easy / medium / hard, plus failed.
+KNOWN_BANDS: tuple[str, ...] = (*BANDS, FAILED)
+# GT2 by default: every image whose auto-labels likely need a correction, and those with none at all.
+GT2_BANDS: tuple[str, ...] = ("medium", "hard", FAILED)
+# Band name in ``composition`` for an eligible image with no difficulty (a job without calibration).
+UNKNOWN_BAND = "unknown"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The images chosen from a list of records, and why.
+
+    indices: (K,) int64, positions in the records list, in selection order (best first when ranked).
+    values: (K,) float64, the value each was chosen by: its score; nan for random draws and failed images.
+    reason: one line for reports, e.g. "difficulty in {medium, hard, failed}: 180 of 419 eligible".
+    Both arrays are read-only.
+    """
+
+    indices: np.ndarray
+    values: np.ndarray
+    reason: str
+
+    def __post_init__(self) -> None:
+        indices = np.array(self.indices, dtype=np.int64).reshape(-1)
+        values = np.array(self.values, dtype=np.float64).reshape(-1)
+        if indices.shape != values.shape:
+            raise ValueError(
+                f"indices and values must have one entry per image, got {indices.shape} and {values.shape}"
+            )
+        indices.setflags(write=False)
+        values.setflags(write=False)
+        object.__setattr__(self, "indices", indices)
+        object.__setattr__(self, "values", values)
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+
+# --- record fields ----------------------------------------------------------------------------------
+def _eligible(records: Sequence[dict]) -> np.ndarray:
+    """(E,) int64: positions of the records that can be labeled (no ``error``)."""
+    return np.array([i for i, r in enumerate(records) if not r.get("error")], dtype=np.int64)
+
+
+def _is_failed(record: dict) -> bool:
+    return bool(record.get("failed", False)) or record.get("difficulty") == FAILED
+
+
+def _score(record: dict) -> float:
+    score = record.get("score")
+    return math.nan if score is None else float(score)
+
+
+def _band(record: dict) -> str | None:
+    """The record's difficulty band: "failed" for a failed image, else ``difficulty`` (None if absent)."""
+    return FAILED if _is_failed(record) else record.get("difficulty")
+
+
+def _check_bands(bands: Sequence[str], *, name: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(str(b) for b in bands))  # order kept, duplicates dropped
+    unknown = [b for b in chosen if b not in KNOWN_BANDS]
+    if unknown:
+        raise ValueError(f"{name} has unknown band names {unknown}; expected some of {list(KNOWN_BANDS)}")
+    if not chosen:
+        raise ValueError(f"{name} must name at least one band of {list(KNOWN_BANDS)}")
+    return chosen
+
+
+def _budget_size(budget: int | float, pool: int) -> int:
+    """Images a budget buys from a pool of ``pool``: an int as is, a fraction rounded half up (>= 1)."""
+    if isinstance(budget, float):
+        return max(1, math.floor(budget * pool + 0.5)) if pool else 0
+    return budget
+
+
+def _check_budget(budget: int | float) -> int | float:
+    """An int >= 1 (images) or a float in (0, 1] (fraction of the eligible pool)."""
+    if isinstance(budget, bool):
+        raise ValueError(f"budget must be an int >= 1 or a fraction in (0, 1], got {budget!r}")
+    if isinstance(budget, (float, np.floating)):
+        if not 0.0 < budget <= 1.0:
+            raise ValueError(f"budget as a fraction must be in (0, 1], got {budget}")
+        return float(budget)
+    try:
+        size = operator.index(budget)
+    except TypeError:
+        raise ValueError(f"budget must be an int >= 1 or a fraction in (0, 1], got {budget!r}") from None
+    if size < 1:
+        raise ValueError(f"budget must be an int >= 1 or a fraction in (0, 1], got {budget}")
+    return size
+
+
+def _rank(records: Sequence[dict], candidates: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """``candidates`` reordered: failed first, then by score, highest first; ties in a random order.
+
+    Raises ValueError naming 'score' when a candidate that did not fail has no score (the job ran
+    without uncertainty), since ranking it would silently be random.
+    """
+    shuffled = candidates[rng.permutation(candidates.size)]
+    failed = np.array([_is_failed(records[i]) for i in shuffled], dtype=bool)
+    scores = np.array([_score(records[i]) for i in shuffled], dtype=np.float64)
+    unscored = ~failed & np.isnan(scores)
+    if unscored.any():
+        image = records[shuffled[unscored][0]].get("image")
+        raise ValueError(
+            f"cannot rank by score: {int(unscored.sum())} images that did not fail have no 'score' "
+            f"(e.g. {image!r}; was the job run without uncertainty?); use RandomSelection"
+        )
+    # lexsort sorts by the last key first and is stable, so shuffled order breaks the remaining ties.
+    order = np.lexsort((-np.where(failed, 0.0, scores), ~failed))
+    return shuffled[order]
+
+
+def _selection(records: Sequence[dict], chosen: np.ndarray, reason: str, *, by_score: bool) -> Selection:
+    values = (
+        np.array([math.nan if _is_failed(records[i]) else _score(records[i]) for i in chosen])
+        if by_score
+        else np.full(chosen.size, math.nan)
+    )
+    return Selection(indices=chosen, values=values, reason=reason)
+
+
+# --- strategies -------------------------------------------------------------------------------------
+class DifficultySelection:
+    """GT2: every eligible image whose difficulty is in ``bands``, optionally capped at ``budget``.
+
+    bands: names from easy, medium, hard, failed (default medium, hard, failed). budget: None (the
+    whole bands) or an int >= 1; under a cap the failed images come first, then the highest scores.
+    Records need ``difficulty`` (the job must have run with a calibration): ValueError otherwise.
+    """
+
+    def __init__(self, *, bands: Sequence[str] = GT2_BANDS, budget: int | None = None) -> None:
+        self.bands = _check_bands(bands, name="bands")
+        if isinstance(budget, float):
+            raise ValueError(f"budget of a difficulty selection is a number of images or None, got {budget}")
+        self.budget = None if budget is None else _check_budget(budget)
+
+    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+        eligible = _eligible(records)
+        bands = [_band(records[i]) for i in eligible]
+        missing = [int(i) for i, band in zip(eligible, bands, strict=True) if band is None]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} records have no 'difficulty' (e.g. {records[missing[0]].get('image')!r}): "
+                "the job ran without a calibration; use TopKSelection or RandomSelection"
+            )
+        unknown = sorted({str(b) for b in bands} - set(KNOWN_BANDS))
+        if unknown:
+            raise ValueError(
+                f"records' difficulty has unknown band names {unknown}; expected {list(KNOWN_BANDS)}"
+            )
+        in_bands = eligible[np.array([b in self.bands for b in bands], dtype=bool)]
+        ranked = _rank(records, in_bands, rng=rng)
+        label = f"difficulty in {{{', '.join(self.bands)}}}"
+        if self.budget is None:
+            reason = f"{label}: {ranked.size} of {eligible.size} eligible"
+        elif self.budget >= ranked.size:
+            reason = (
+                f"{label}: {ranked.size} of {eligible.size} eligible "
+                f"(budget {self.budget} covers all {ranked.size} in those bands)"
+            )
+        else:
+            ranked = ranked[: self.budget]
+            reason = (
+                f"{label}: {ranked.size} of {in_bands.size} in those bands ({eligible.size} eligible), "
+                f"capped at budget {self.budget}: failed first, then highest score"
+            )
+        return _selection(records, ranked, reason, by_score=True)
+
+
+class TopKSelection:
+    """The ``budget`` eligible images with the highest score, failed images first; ties broken by rng.
+
+    budget: int >= 1 (images) or float in (0, 1] (fraction of the eligible pool, rounded half up).
+    Records need ``score`` on every image that did not fail: ValueError otherwise.
+    """
+
+    def __init__(self, *, budget: int | float) -> None:
+        self.budget = _check_budget(budget)
+
+    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+        eligible = _eligible(records)
+        ranked = _rank(records, eligible, rng=rng)
+        size = _budget_size(self.budget, eligible.size)
+        n_failed = sum(_is_failed(records[i]) for i in ranked[:size])
+        if size >= eligible.size:
+            reason = (
+                f"top score: all {eligible.size} eligible (budget {self.budget} covers the pool), "
+                f"{n_failed} failed first"
+            )
+        else:
+            reason = (
+                f"top score: {size} of {eligible.size} eligible (budget {self.budget}), "
+                f"{n_failed} failed first"
+            )
+        return _selection(records, ranked[:size], reason, by_score=True)
+
+
+class RandomSelection:
+    """``budget`` eligible images drawn uniformly at random without replacement (values are nan).
+
+    budget: int >= 1 (images) or float in (0, 1] (fraction of the eligible pool, rounded half up).
+    """
+
+    def __init__(self, *, budget: int | float) -> None:
+        self.budget = _check_budget(budget)
+
+    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+        eligible = _eligible(records)
+        size = _budget_size(self.budget, eligible.size)
+        if size >= eligible.size:
+            chosen = rng.permutation(eligible)
+            reason = f"random: all {eligible.size} eligible (budget {self.budget} covers the pool)"
+        else:
+            chosen = rng.choice(eligible, size=size, replace=False)
+            reason = f"random: {size} of {eligible.size} eligible (budget {self.budget})"
+        return _selection(records, chosen, reason, by_score=False)
+
+
+# --- the control and reports ------------------------------------------------------------------------
+def random_control(
+    records: Sequence[dict], *, size: int, exclude: Sequence[int] = (), rng: np.random.Generator
+) -> Selection:
+    """CONTROL: ``size`` eligible images drawn uniformly at random, without replacement.
+
+    The draw is from the whole eligible pool, so it MAY overlap GT2: the control is what random labeling
+    of the same budget would have chosen. Pass GT2's indices as ``exclude`` for a disjoint control.
+    exclude: positions in ``records`` to leave out. Values are nan.
+    Raises ValueError naming 'size' when size < 0 or larger than the pool left to draw from.
+    """
+    try:
+        size = operator.index(size)
+    except TypeError:
+        raise ValueError(f"size must be an int >= 0, got {size!r}") from None
+    excluded = {int(i) for i in exclude}
+    pool = np.array([i for i in _eligible(records) if int(i) not in excluded], dtype=np.int64)
+    if not 0 <= size <= pool.size:
+        raise ValueError(
+            f"size must be between 0 and the {pool.size} eligible images left to draw from "
+            f"({len(records)} records, {len(excluded)} excluded), got {size}"
+        )
+    chosen = rng.choice(pool, size=size, replace=False)
+    overlap = f"excluding {len(excluded)} given" if excluded else "may overlap GT2"
+    reason = f"random control: {size} of {pool.size} eligible ({overlap})"
+    return _selection(records, chosen, reason, by_score=False)
+
+
+def composition(records: Sequence[dict], selection: Selection) -> dict:
+    """What a selection holds: ``n`` images, ``bands``: {band: count}, ``mean_score`` (None if no score).
+
+    Bands are listed easy, medium, hard, failed (those present), then "unknown" for images without a
+    difficulty. ``mean_score`` averages the chosen images' scores, failed images (no score) left out.
+    """
+    chosen = [records[int(i)] for i in selection.indices]
+    counts = Counter(_band(r) or UNKNOWN_BAND for r in chosen)
+    order = [*KNOWN_BANDS, UNKNOWN_BAND]
+    bands = {
+        b: counts[b] for b in sorted(counts, key=lambda b: (order.index(b) if b in order else len(order), b))
+    }
+    scores = np.array([_score(r) for r in chosen if not _is_failed(r)], dtype=np.float64)
+    scores = scores[np.isfinite(scores)]
+    return {
+        "n": len(chosen),
+        "bands": bands,
+        "mean_score": float(scores.mean()) if scores.size else None,
+    }

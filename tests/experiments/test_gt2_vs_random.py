@@ -1,0 +1,78 @@
+"""The smoke experiment end to end: files, metrics for all three models per class and per seed, resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from autolabel.yolo_format import DataError
+from experiments import gt2_vs_random
+from experiments.gt2_vs_random import run_experiment
+
+pytestmark = pytest.mark.slow
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def smoke_cfg(demo_spec, *overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="gt2_vs_random",
+            overrides=["experiment=smoke", f"data.root={demo_spec.root}", "trainer.epochs=3", *overrides],
+        )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, demo_spec):
+    run_dir = tmp_path_factory.mktemp("experiment")
+    metrics = run_experiment(smoke_cfg(demo_spec), run_dir)
+    return run_dir, metrics
+
+
+def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
+    run_dir, metrics = smoke_run
+    assert (run_dir / "report.md").is_file() and (run_dir / "metrics.json").is_file()
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["experiment"]["seeds"] == [0, 1]
+    classes = saved["classes"]
+    assert len(classes) == 6
+    for seed in ("0", "1"):
+        models = saved["per_seed"][seed]["models"]
+        assert set(models) == {"CAL1", "CONTROL", "CAL2"}
+        for model in models.values():
+            assert set(model["per_class"]) == set(classes)
+            assert {"precision", "recall", "ap50", "ap50_95", "boost"} <= set(model["per_class"][classes[0]])
+        selection = saved["per_seed"][seed]["selection"]
+        assert selection["gt2"]["n"] == selection["control"]["n"]
+        assert (
+            models["CAL2"]["n_train_images"]
+            == models["CONTROL"]["n_train_images"]
+            == 16 + selection["gt2"]["n"]
+        )
+        assert models["CAL1"]["n_train_images"] == 16
+        assert {"cal1", "train_control", "train_cal2"} <= set(saved["per_seed"][seed]["stage_seconds"])
+    for model in ("CAL1", "CONTROL", "CAL2"):
+        assert saved["summary"]["models"][model]["map50_95"]["n"] == 2
+    assert "significant" in saved["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
+    report = (run_dir / "report.md").read_text()
+    for png in ("per_class_pr.png", "boost.png"):
+        assert (run_dir / png).is_file() and png in report
+
+
+def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, demo_spec, monkeypatch):
+    run_dir, _ = smoke_run
+    seed0 = (run_dir / "seed_0" / "result.json").read_text()
+    (run_dir / "seed_1" / "result.json").unlink()  # seed 1 was interrupted before it finished
+    calls = []
+    real = gt2_vs_random.run_seed
+    monkeypatch.setattr(gt2_vs_random, "run_seed", lambda cfg, d: calls.append(int(cfg.seed)) or real(cfg, d))
+    run_experiment(smoke_cfg(demo_spec), run_dir)
+    assert calls == [1]
+    assert (run_dir / "seed_0" / "result.json").read_text() == seed0
+    assert (run_dir / "seed_1" / "result.json").is_file()
+
+
+def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_spec):
+    run_dir, _ = smoke_run
+    with pytest.raises(DataError, match="other settings"):
+        run_experiment(smoke_cfg(demo_spec, "trainer.epochs=4"), run_dir)

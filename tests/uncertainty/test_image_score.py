@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from autolabel.structures import Detections
+from uncertainty.image_score import COMPONENTS, ImageScorer, box_components
+from uncertainty.mc_dropout import MCSamples
+from uncertainty.pooling import Pooling
+
+
+def samples(probs_t, boxes_t, conf_thr=0.5):
+    """MC samples whose deterministic pass is the mean of the passes."""
+    probs_t, boxes_t = np.asarray(probs_t, np.float32), np.asarray(boxes_t, np.float32)
+    det_probs = probs_t.mean(0)
+    cand = Detections(boxes_t.mean(0), det_probs.max(1), det_probs.argmax(1), det_probs)
+    return MCSamples(cand, probs_t, boxes_t, probs_t.max(-1) >= conf_thr)
+
+
+def stable(n_passes=6):
+    return samples([[[0.9, 0.05, 0.05]]] * n_passes, [[[10, 10, 50, 50]]] * n_passes)
+
+
+def shaky(n_passes=6):
+    rng = np.random.default_rng(0)
+    probs = [[[0.9, 0.05, 0.05]] if t % 2 else [[0.45, 0.4, 0.15]] for t in range(n_passes)]
+    boxes = [[[10 + rng.normal(0, 4), 10, 50 + rng.normal(0, 4), 50]] for _ in range(n_passes)]
+    return samples(probs, boxes)
+
+
+def test_every_component_is_in_unit_range():
+    comps = box_components(shaky(), conf=0.5)
+    assert set(comps) == set(COMPONENTS)
+    for name, values in comps.items():
+        assert values.shape == (1,) and 0 <= values[0] <= 1, name
+
+
+def test_disagreeing_passes_score_higher_than_agreeing_ones():
+    scorer = ImageScorer()
+    calm, nervous = scorer.record_fields(stable(), conf=0.5), scorer.record_fields(shaky(), conf=0.5)
+    assert nervous["score"] > calm["score"]
+    assert calm["components"]["mutual_information"] == pytest.approx(0.0, abs=1e-9)
+    assert nervous["components"]["detection_flip"] > 0 == calm["components"]["detection_flip"]
+    assert not calm["failed"] and calm["n_candidates"] == 1
+
+
+def test_a_near_miss_that_flips_raises_the_score_and_the_image_is_failed_without_kept_boxes():
+    probs = [[[0.4, 0.1, 0.1]], [[0.6, 0.1, 0.1]], [[0.3, 0.1, 0.1]], [[0.35, 0.1, 0.1]]]
+    near = samples(probs, [[[0, 0, 9, 9]]] * 4)
+    fields = ImageScorer().record_fields(near, conf=0.5)
+    assert fields["failed"] and fields["components"]["detection_flip"] == pytest.approx(0.25)
+    assert fields["score"] == pytest.approx(0.25)  # a near miss counts by its flip rate only
+    assert fields["components"]["predictive_entropy"] is None  # no kept box to pool over
+
+
+def test_no_candidates_gives_no_score():
+    empty = MCSamples(Detections.empty(3), np.zeros((4, 0, 3)), np.zeros((4, 0, 4)), np.zeros((4, 0), bool))
+    fields = ImageScorer().record_fields(empty, conf=0.5)
+    assert fields["score"] is None and fields["failed"]
+
+
+def test_pooling_and_weights_are_configurable():
+    two = samples(
+        [[[0.9, 0.05, 0.05], [0.5, 0.45, 0.05]], [[0.9, 0.05, 0.05], [0.45, 0.5, 0.05]]],
+        [[[0, 0, 10, 10], [20, 20, 40, 40]]] * 2,
+    )
+    high = ImageScorer(pooling=Pooling("max")).record_fields(two, conf=0.4)["score"]
+    mean = ImageScorer(pooling=Pooling("mean")).record_fields(two, conf=0.4)["score"]
+    assert high > mean
+    with pytest.raises(ValueError, match="unknown components"):
+        ImageScorer(weights={"vibes": 1.0})

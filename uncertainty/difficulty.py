@@ -1,0 +1,114 @@
+"""Score a labeled image set as if it were unlabeled, and fit the difficulty calibration on it.
+
+An image *needs correction* when its auto-labels at the operating threshold have any FP, FN or wrong
+class (:func:`autolabel.matching.needs_correction`); :func:`uncertainty.calibration.calibrate` then maps
+scores to ``p_needs_correction`` and easy / medium / hard bands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from autolabel.images import iter_batches
+from autolabel.matching import needs_correction
+from autolabel.structures import Detections, GroundTruth
+from uncertainty.calibration import Calibration, calibrate
+from uncertainty.labeler import UncertaintyLabeler
+
+
+def score_paths(
+    labeler: UncertaintyLabeler, paths: Sequence[Path], *, batch: int = 16, desc: str = "score"
+) -> list[tuple[Detections, dict[str, Any]]]:
+    """(auto-labels, uncertainty fields) for every image of ``paths``; keys are the file names."""
+    out: list[tuple[Detections, dict[str, Any]]] = []
+    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
+        for loaded in iter_batches(paths, batch=batch):
+            bad = [item for item in loaded if item.image is None]
+            if bad:
+                raise ValueError(f"{bad[0].path}: {bad[0].error}")
+            out.extend(labeler([item.image for item in loaded], [item.path.name for item in loaded]))
+            bar.update(len(loaded))
+    return out
+
+
+def correction_labels(scored: Sequence[tuple[Detections, dict]], truths: Sequence[GroundTruth]) -> np.ndarray:
+    """(K,) bool: whether each image's auto-labels need a correction."""
+    return np.array([needs_correction(det, truth) for (det, _), truth in zip(scored, truths, strict=True)])
+
+
+def image_scores(scored: Sequence[tuple[Detections, dict]], key: str = "score") -> np.ndarray:
+    """(K,) float: the image score (or ``components.<name>``) of each image, nan where undefined."""
+    values = []
+    for _, fields in scored:
+        value = (
+            fields["components"].get(key[len("components.") :])
+            if key.startswith("components.")
+            else fields[key]
+        )
+        values.append(np.nan if value is None else float(value))
+    return np.array(values, dtype=np.float64)
+
+
+def fit_difficulty(
+    labeler: UncertaintyLabeler,
+    paths: Sequence[Path],
+    truths: Sequence[GroundTruth],
+    *,
+    levels: tuple[float, float],
+    min_images: int,
+    batch: int = 16,
+) -> tuple[Calibration, list[tuple[Detections, dict]], np.ndarray]:
+    """Score ``paths`` (labeled: VAL), label which need correction, fit the calibration; returns all three.
+
+    Failed images (no kept box) are left out of the fit: they form their own band.
+    """
+    scored = score_paths(labeler, paths, batch=batch, desc="calibrate")
+    labels = correction_labels(scored, truths)
+    scores = image_scores(scored)
+    failed = np.array([fields["failed"] for _, fields in scored])
+    calibration = calibrate(
+        np.where(failed, np.nan, scores), labels, levels=tuple(levels), min_images=min_images
+    )
+    return calibration, scored, labels
+
+
+def summarize(
+    calibration: Calibration, scored: Sequence[tuple[Detections, dict]], labels: np.ndarray
+) -> dict:
+    """What the model card says of the calibration set: the fit, band sizes and correction rates."""
+    from uncertainty.calibration import auroc, band_rates
+
+    scores = image_scores(scored)
+    difficulty = np.array(
+        [
+            "failed" if f["failed"] else d
+            for (_, f), d in zip(scored, calibration.difficulty(scores), strict=True)
+        ]
+    )
+    scored_ok = ~np.isnan(scores)
+    return {
+        "calibration": calibration.to_dict(),
+        "bands": band_rates(difficulty, labels),
+        "auroc_in_sample": auroc(scores[scored_ok], labels[scored_ok]) if scored_ok.any() else None,
+    }
+
+
+def plot_job_scores(output: Path, calibration: Calibration | None) -> Path | None:
+    """``score_histogram.png`` of an auto-label job's records (None if they carry no scores)."""
+    from autolabel.records import read_records
+    from uncertainty.plots import score_histogram
+
+    records = [r for r in read_records(output / "predictions.jsonl") if "score" in r]
+    if not records:
+        return None
+    return score_histogram(
+        [r["score"] for r in records],
+        [r.get("difficulty", "medium") for r in records],
+        output / "score_histogram.png",
+        cutoffs=calibration.cutoffs if calibration else None,
+    )

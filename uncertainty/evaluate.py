@@ -1,0 +1,94 @@
+"""``python -m uncertainty.evaluate weights=PATH``: measure the uncertainty scores on labeled data.
+
+Scores VAL and ``eval_split`` (POOL by default, whose truth stays hidden from training) as if unlabeled,
+calibrates each method on VAL and measures it on ``eval_split`` (see :mod:`uncertainty.evaluation`).
+Prints a table and writes ``uncertainty_eval.json`` into the run folder. The split comes from the
+``manifest.csv`` beside the weights when there is one (the split the model was trained with), else from
+``data`` / ``split`` / ``seed`` like the train app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from autolabel.cli import clear_errors
+from autolabel.detector import Detector, ModelError
+from autolabel.label import FALLBACK_CONF, operating_threshold
+from autolabel.split import read_manifest, split_dataset
+from autolabel.views import load_truth
+from uncertainty.build import build_labeler
+from uncertainty.difficulty import correction_labels, score_paths
+from uncertainty.evaluation import evaluate_methods, table
+
+log = logging.getLogger("uncertainty.evaluate")
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    return value
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@clear_errors
+def main(cfg: DictConfig) -> float | None:
+    weights = Path(cfg.weights).expanduser()
+    if not weights.is_file():
+        raise ModelError(f"weights={weights}: file not found")
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    spec = instantiate(cfg.data)
+    manifest = weights.parent / "manifest.csv"
+    split = (
+        read_manifest(manifest)
+        if manifest.is_file()
+        else split_dataset(spec, val=cfg.split.val, gt1=cfg.split.gt1, seed=cfg.seed)
+    )
+    conf = cfg.threshold if cfg.threshold is not None else (operating_threshold(weights) or FALLBACK_CONF)
+    detector = Detector(weights, conf=float(conf), device=cfg.device)
+    labeler = build_labeler(detector, cfg.uncertainty)
+    n_classes = len(detector.names)
+    sets = {}
+    for name in ("val", cfg.eval_split):
+        paths = split[name]
+        scored = score_paths(labeler, paths, batch=cfg.batch, desc=name)
+        truths = [load_truth(p, num_classes=n_classes) for p in paths]
+        sets[name] = (scored, correction_labels(scored, truths))
+    cal = cfg.uncertainty.calibration
+    result = evaluate_methods(
+        *sets["val"],
+        *sets[cfg.eval_split],
+        levels=tuple(cal.levels),
+        min_images=cal.min_images,
+        seed=cfg.seed,
+    )
+    result.update(
+        {
+            "weights": str(weights),
+            "operating_threshold": float(conf),
+            "calibrated_on": "val",
+            "evaluated_on": cfg.eval_split,
+            "uncertainty": OmegaConf.to_container(cfg.uncertainty, resolve=True),
+        }
+    )
+    (run_dir / "uncertainty_eval.json").write_text(json.dumps(_nan_to_none(result), indent=2))
+    print(
+        f"{result['n_images']} {cfg.eval_split} images, {result['n_failed']} failed, "
+        f"{result['needs_correction_rate']:.2f} need correction; calibrated on val"
+    )
+    print(table(result))
+    log.info("wrote %s", run_dir / "uncertainty_eval.json")
+    return result["methods"]["mc"]["auroc"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""One uncertainty score per image from its MC samples, and the fields the auto-label job records.
+
+Per box (N candidates of the deterministic pass, NMS at ``candidate_conf``; "kept" = conf >= the
+operating threshold, the boxes a person will see), each component scaled into [0, 1]
+(:func:`uncertainty.pooling.component_scale`):
+- class uncertainty over T passes: predictive entropy, mutual information (BALD), margin, least confidence,
+  std of the top score (sigmoid rows normalised to sum 1, see :mod:`uncertainty.scores`);
+- localisation: box spread (std of the T boxes over the square root of the mean box's area);
+- detection flip: the fraction of passes in which the box changes side of the operating threshold
+  (a kept box dropping below it, a near miss rising above it). Near misses are how a missed object shows.
+Single-pass baselines (entropy, margin, least confidence, 1 - conf of the deterministic pass) come along
+for comparison.
+
+Combination: a kept box's uncertainty is the weighted mean of its components (``weights``); a near miss's
+is its detection flip alone (it has no class a person sees). The image ``score`` pools these over all
+candidates (``pooling``: max, mean, sum or a soft maximum). An image with no kept box is ``failed``; one
+with no candidate at all has score nan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from uncertainty import scores
+from uncertainty.mc_dropout import MCSamples
+from uncertainty.pooling import Pooling, combine, component_scale
+
+MC_CLASS = ("predictive_entropy", "mutual_information", "margin", "least_confidence", "score_variance")
+SINGLE_PASS = ("single_entropy", "single_margin", "single_least_confidence", "one_minus_conf")
+FLIP = "detection_flip"
+COMPONENTS = (*MC_CLASS, "box_spread", FLIP, *SINGLE_PASS)
+DEFAULT_WEIGHTS = {"predictive_entropy": 1.0, "mutual_information": 1.0, "box_spread": 1.0, FLIP: 1.0}
+
+
+def box_components(samples: MCSamples, *, conf: float) -> dict[str, np.ndarray]:
+    """Every per-box component, each (N,) in [0, 1], for the N candidates of ``samples``."""
+    cand = samples.candidates
+    n_classes = cand.num_classes
+    kept = cand.conf >= conf
+    observed = ~np.isnan(samples.boxes[..., 0])  # (T, N): False where an IoU-mode pass missed the box
+    out: dict[str, np.ndarray] = {}
+    for name in MC_CLASS:
+        out[name] = getattr(scores, name)(samples.probs, hits=observed) / component_scale(name, n_classes)
+    out["box_spread"] = scores.box_spread(np.nan_to_num(samples.boxes), hits=observed)
+    flips = samples.hits != kept[None, :]  # (T, N) pass t puts box n on the other side of the threshold
+    out[FLIP] = flips.mean(0) if flips.size else np.zeros(len(cand))
+    for name in SINGLE_PASS:
+        out[name] = getattr(scores, name)(cand.probs) / component_scale(name, n_classes)
+    return {name: np.clip(np.asarray(v, np.float64), 0.0, 1.0) for name, v in out.items()}
+
+
+@dataclass(frozen=True)
+class ImageScorer:
+    """Per-box components -> one image score (see the module docstring); Hydra-instantiable.
+
+    weights: component name -> weight for kept boxes (>= 0); pooling: how box values become one value.
+    """
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    pooling: Pooling = field(default_factory=Pooling)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"weights: unknown components {sorted(unknown)}; known: {list(COMPONENTS)}")
+        object.__setattr__(self, "weights", {k: float(v) for k, v in self.weights.items()})
+
+    def box_uncertainty(self, components: Mapping[str, np.ndarray], kept: np.ndarray) -> np.ndarray:
+        """(N,) per-box uncertainty: the weighted components for kept boxes, the detection flip otherwise."""
+        combined = combine(components, weights=self.weights) if len(kept) else np.zeros(0)
+        return np.where(kept, combined, components[FLIP])
+
+    def record_fields(self, samples: MCSamples, *, conf: float) -> dict[str, Any]:
+        """``score``, ``components`` (each pooled over its boxes), ``n_candidates`` and ``failed``."""
+        comps = box_components(samples, conf=conf)
+        kept = samples.candidates.conf >= conf
+        per_box = self.box_uncertainty(comps, kept)
+        pooled = {
+            name: self.pooling(values if name == FLIP else values[kept]) for name, values in comps.items()
+        }
+        return {
+            "score": _json_float(self.pooling(per_box)),
+            "components": {name: _json_float(v) for name, v in pooled.items()},
+            "n_candidates": int(len(kept)),
+            "failed": bool(not kept.any()),
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), 6)

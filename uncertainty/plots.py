@@ -1,0 +1,45 @@
+"""Plots of uncertainty results (matplotlib, Agg backend: no display, no downloaded fonts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+BAND_COLOURS = {"easy": "#4caf50", "medium": "#ff9800", "hard": "#e53935"}
+
+
+def score_histogram(
+    scores: Sequence[float | None],
+    difficulty: Sequence[str | None],
+    path: str | Path,
+    *,
+    cutoffs: tuple[float, float] | None = None,
+    title: str = "Image uncertainty scores",
+) -> Path:
+    """A stacked histogram of image scores coloured by difficulty band; the title counts failed images."""
+    s = np.array([np.nan if v is None else v for v in scores], dtype=float)
+    d = np.array([str(v) for v in difficulty])
+    finite = ~np.isnan(s)
+    bins = np.linspace(s[finite].min(), s[finite].max() + 1e-9, 31) if finite.any() else np.linspace(0, 1, 31)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    data = [s[finite & (d == band)] for band in BAND_COLOURS]
+    ax.hist(data, bins=bins, stacked=True, color=list(BAND_COLOURS.values()), label=list(BAND_COLOURS))
+    for cut in cutoffs or ():
+        if np.isfinite(cut):
+            ax.axvline(cut, color="black", linestyle="--", linewidth=1)
+    n_failed = int((d == "failed").sum())
+    ax.set_title(f"{title} ({finite.sum()} scored, {n_failed} failed)")
+    ax.set_xlabel("image score (higher = more uncertain)")
+    ax.set_ylabel("images")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,273 @@
+"""Per-box uncertainty scores: pure numpy functions on class scores and boxes; higher = more uncertain.
+
+Shapes (the data contract of DESIGN.md):
+- ``probs``: (N, C) float, ultralytics' per-class *sigmoid* scores of N boxes, each entry in [0, 1]; the
+  rows are not a distribution and need not sum to 1.
+- ``mc_probs``: (T, N, C), the same scores over T stochastic (MC dropout) passes of one image.
+- ``mc_boxes``: (T, N, 4) float, ``xyxy`` pixels of each box in each pass.
+- ``hits``: (T, N) bool, whether pass t still detects box n. A missed pass is a recorded miss: its class
+  scores and box are ignored (they may hold anything, NaN included) and it raises
+  ``detection_inconsistency``. ``hits=None`` means every pass hit.
+T >= 1, N >= 0 and C >= 2. N == 0 gives (0,) outputs. Every score returns (N,) float64.
+
+Normalisation: entropy-type scores need a distribution, so each sigmoid row is normalised explicitly,
+``q = p / p.sum(-1)``; a row that sums to <= ``eps`` (no evidence for any class) becomes uniform. The
+class-distribution scores (entropy, MI, margin, least confidence) all work on ``q``; ``score_variance``
+and ``one_minus_conf`` work on the raw sigmoid scores, as ultralytics' ``conf`` does. Entropies use the
+natural log, so they lie in [0, log C] nats.
+
+MC statistics average only over the passes that hit. A box with zero hits gets the maximal value of each
+score (stated per function): nothing supports the box, so it must rank as most uncertain.
+
+Ranges, for scaling to [0, 1] (see ``uncertainty.pooling.component_scale``): entropy-type and MI
+[0, log C]; margin [0, 1]; least confidence [0, 1 - 1/C]; score_variance [0, 0.5]; box_spread [0, 1];
+detection_inconsistency [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A sigmoid row whose sum is at most this carries no class evidence and is normalised to uniform.
+NORMALISE_EPS = 1e-12
+# Box areas below this (pixels^2) count as degenerate; their spread is computed against this floor.
+MIN_BOX_AREA = 1e-12
+
+
+# ---------------------------------------------------------------- distributions
+
+
+def normalise(probs: np.ndarray, *, eps: float = NORMALISE_EPS) -> np.ndarray:
+    """Turn nonnegative class scores into a distribution over the last axis.
+
+    probs: (..., C) nonnegative scores (sigmoid rows). Returns (..., C) float64 whose rows sum to 1:
+    ``p / p.sum(-1)``, or uniform ``1 / C`` where the row sums to <= ``eps``.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim < 1 or p.shape[-1] < 1:
+        raise ValueError(f"probs must have shape (..., C) with C >= 1, got {p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError("probs must be finite and nonnegative")
+    total = p.sum(axis=-1, keepdims=True)
+    empty = total <= eps
+    return np.where(empty, 1.0 / p.shape[-1], p / np.where(empty, 1.0, total))
+
+
+def entropy(dist: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats of distributions over the last axis, with 0 log 0 = 0.
+
+    dist: (..., C), rows already summing to 1 (use ``normalise`` first; this function does not).
+    Returns (...) float64 in [0, log C] (clipped there against float noise).
+    """
+    q = np.asarray(dist, dtype=np.float64)
+    if q.ndim < 1 or q.shape[-1] < 1:
+        raise ValueError(f"dist must have shape (..., C) with C >= 1, got {q.shape}")
+    plogp = q * np.log(np.where(q > 0, q, 1.0))
+    return np.clip(-plogp.sum(axis=-1), 0.0, np.log(q.shape[-1]))
+
+
+# ---------------------------------------------------------------- validation and hit-weighted means
+
+
+def _check_scores(values: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values > 1):
+        raise ValueError(f"{name} must hold sigmoid scores in [0, 1] (on hit passes)")
+
+
+def _check_hits(hits: np.ndarray | None, shape: tuple[int, int], name: str = "hits") -> np.ndarray:
+    if hits is None:
+        return np.ones(shape, dtype=bool)
+    h = np.asarray(hits)
+    if h.shape != shape:
+        raise ValueError(f"{name} must have shape (T, N) = {shape}, got {h.shape}")
+    if h.dtype != bool:
+        if not (np.issubdtype(h.dtype, np.integer) and np.all((h == 0) | (h == 1))):
+            raise ValueError(f"{name} must be a bool array of shape (T, N), got dtype {h.dtype}")
+        h = h.astype(bool)
+    return h
+
+
+def _mc_inputs(mc_probs: np.ndarray, hits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate (T, N, C) scores and (T, N) hits; missed entries are zeroed so they cannot leak."""
+    p = np.asarray(mc_probs, dtype=np.float64)
+    if p.ndim != 3 or p.shape[0] < 1 or p.shape[2] < 2:
+        raise ValueError(f"mc_probs must have shape (T, N, C) with T >= 1 and C >= 2, got {p.shape}")
+    h = _check_hits(hits, p.shape[:2])
+    p = np.where(h[..., None], p, 0.0)
+    _check_scores(p, "mc_probs")
+    return p, h
+
+
+def _single_input(probs: np.ndarray) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probs must have shape (N, C) with C >= 2, got {p.shape}")
+    _check_scores(p, "probs")
+    return p
+
+
+def _hit_mean(values: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over hit passes: values (T, N, K), hits (T, N) -> ((N, K) mean, (N,) hit count).
+
+    Boxes with zero hits get a mean of 0 (callers overwrite them with their maximal value).
+    """
+    count = hits.sum(axis=0)
+    total = np.where(hits[..., None], values, 0.0).sum(axis=0)
+    return total / np.maximum(count, 1)[:, None], count
+
+
+def _mean_dist(p: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pass distributions (T, N, C), their hit mean (N, C) and the hit count (N,)."""
+    q = normalise(p)
+    mean_q, count = _hit_mean(q, h)
+    return q, mean_q, count
+
+
+def _margin_of(dist: np.ndarray) -> np.ndarray:
+    top = np.partition(dist, dist.shape[-1] - 2, axis=-1)
+    return np.clip(1.0 - (top[..., -1] - top[..., -2]), 0.0, 1.0)
+
+
+def _least_confidence_of(dist: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - dist.max(axis=-1), 0.0, 1.0 - 1.0 / dist.shape[-1])
+
+
+# ---------------------------------------------------------------- MC scores: (T, N, C) -> (N,)
+
+
+def predictive_entropy(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """Entropy of the mean distribution over hit passes, H(mean_t q_t), in nats.
+
+    mc_probs: (T, N, C) sigmoid scores; hits: optional (T, N) bool. Returns (N,) in [0, log C];
+    zero hits -> log C.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    _, mean_q, count = _mean_dist(p, h)
+    return np.where(count > 0, entropy(mean_q), np.log(p.shape[2]))
+
+
+def mutual_information(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """BALD: H(mean_t q_t) - mean_t H(q_t) over hit passes, in nats; the disagreement between passes.
+
+    mc_probs: (T, N, C) sigmoid scores; hits: optional (T, N) bool. Returns (N,) in [0, log C] (float noise
+    clipped at 0); 0 when all hit passes agree, so 0 for T == 1 or a single hit; zero hits -> log C.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    q, mean_q, count = _mean_dist(p, h)
+    expected, _ = _hit_mean(entropy(q)[..., None], h)
+    mi = np.clip(entropy(mean_q) - expected[:, 0], 0.0, np.log(p.shape[2]))
+    return np.where(count > 0, mi, np.log(p.shape[2]))
+
+
+def margin(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """One minus the gap between the two most likely classes of the mean distribution over hit passes.
+
+    mc_probs: (T, N, C) sigmoid scores; hits: optional (T, N) bool. Returns (N,) in [0, 1]; zero hits -> 1.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    _, mean_q, count = _mean_dist(p, h)
+    return np.where(count > 0, _margin_of(mean_q), 1.0)
+
+
+def least_confidence(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """One minus the largest probability of the mean distribution over hit passes.
+
+    mc_probs: (T, N, C) sigmoid scores; hits: optional (T, N) bool. Returns (N,) in [0, 1 - 1/C];
+    zero hits -> 1 - 1/C.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    _, mean_q, count = _mean_dist(p, h)
+    return np.where(count > 0, _least_confidence_of(mean_q), 1.0 - 1.0 / p.shape[2])
+
+
+def score_variance(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """Standard deviation over hit passes of the top-class sigmoid score (population std, ddof=0).
+
+    The class is fixed per box: the argmax of the mean *raw sigmoid* scores over hit passes (the class
+    ultralytics would report), so a class swap between passes shows up as spread. mc_probs: (T, N, C);
+    hits: optional (T, N) bool. Returns (N,) in [0, 0.5]; 0 for a single hit; zero hits -> 0.5.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    mean_p, count = _hit_mean(p, h)
+    top = mean_p.argmax(axis=1)  # (N,)
+    score = p[:, np.arange(p.shape[1]), top][..., None]  # (T, N, 1)
+    mean_s, _ = _hit_mean(score, h)
+    var, _ = _hit_mean((score - mean_s[None]) ** 2, h)
+    std = np.clip(np.sqrt(var[:, 0]), 0.0, 0.5)
+    return np.where(count > 0, std, 0.5)
+
+
+# ---------------------------------------------------------------- MC localisation and detection
+
+
+def box_spread(mc_boxes: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """Scale-free localisation spread: mean over the 4 coordinates of the std over hit passes, divided by
+    the square root of the area of the mean box.
+
+    mc_boxes: (T, N, 4) xyxy pixels; hits: optional (T, N) bool. Returns (N,) unitless in [0, 1] (clipped:
+    1 means a spread as large as the box itself). 0 when all hit passes agree (and for a single hit); a
+    degenerate mean box with spread gives 1; zero hits -> 1.0. Multiplying all coordinates by a constant
+    leaves it unchanged.
+    """
+    b = np.asarray(mc_boxes, dtype=np.float64)
+    if b.ndim != 3 or b.shape[0] < 1 or b.shape[2] != 4:
+        raise ValueError(f"mc_boxes must have shape (T, N, 4) with T >= 1, got {b.shape}")
+    h = _check_hits(hits, b.shape[:2])
+    b = np.where(h[..., None], b, 0.0)
+    if not np.all(np.isfinite(b)):
+        raise ValueError("mc_boxes must be finite (on hit passes)")
+    mean_box, count = _hit_mean(b, h)  # (N, 4)
+    var, _ = _hit_mean((b - mean_box[None]) ** 2, h)
+    std = np.sqrt(var).mean(axis=1)  # (N,)
+    area = np.clip(mean_box[:, 2] - mean_box[:, 0], 0.0, None) * np.clip(
+        mean_box[:, 3] - mean_box[:, 1], 0.0, None
+    )
+    spread = np.where(std > 0, std / np.sqrt(np.maximum(area, MIN_BOX_AREA)), 0.0)
+    return np.where(count > 0, np.clip(spread, 0.0, 1.0), 1.0)
+
+
+def detection_inconsistency(hits: np.ndarray) -> np.ndarray:
+    """Fraction of passes that miss each box, 1 - (hit rate over T).
+
+    hits: (T, N) bool with T >= 1. Returns (N,) in [0, 1]; a box found by every pass scores 0.
+    """
+    h = np.asarray(hits)
+    if h.ndim != 2 or h.shape[0] < 1:
+        raise ValueError(f"hits must have shape (T, N) with T >= 1, got {h.shape}")
+    h = _check_hits(h, h.shape)
+    return 1.0 - h.mean(axis=0, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- single-pass baselines: (N, C) -> (N,)
+
+
+def single_entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in nats of one deterministic pass's normalised scores.
+
+    probs: (N, C) sigmoid scores. Returns (N,) in [0, log C]; equals ``predictive_entropy`` with T == 1.
+    """
+    return entropy(normalise(_single_input(probs)))
+
+
+def single_margin(probs: np.ndarray) -> np.ndarray:
+    """One minus the gap between the two largest normalised scores of one deterministic pass.
+
+    probs: (N, C) sigmoid scores. Returns (N,) in [0, 1]; equals ``margin`` with T == 1.
+    """
+    return _margin_of(normalise(_single_input(probs)))
+
+
+def single_least_confidence(probs: np.ndarray) -> np.ndarray:
+    """One minus the largest normalised score of one deterministic pass.
+
+    probs: (N, C) sigmoid scores. Returns (N,) in [0, 1 - 1/C]; equals ``least_confidence`` with T == 1.
+    """
+    return _least_confidence_of(normalise(_single_input(probs)))
+
+
+def one_minus_conf(probs: np.ndarray) -> np.ndarray:
+    """One minus ultralytics' ``conf``, the largest raw (unnormalised) sigmoid score: the stock baseline.
+
+    probs: (N, C) sigmoid scores. Returns (N,) in [0, 1].
+    """
+    return 1.0 - _single_input(probs).max(axis=1)
