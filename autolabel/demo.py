@@ -36,7 +36,7 @@ from autolabel import demo_draw as dd
 from autolabel.structures import box_iou
 
 CLASS_NAMES: tuple[str, ...] = ("bite-edge", "crack", "slag-inclusion", "broken-arc", "air-hole", "unfused")
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 BITE, CRACK, SLAG, ARC, HOLE, UNFUSED = range(6)
 # Relative weights of defect *events*; an air-hole event may yield a cluster of several holes.
@@ -148,9 +148,9 @@ def render_demo_image(
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     size, scale = image_size, image_size / 256
-    # Intended per-image difficulty, 0 = easy. Beta(1, 2.5) (mean 0.29) rather than uniform: most images
+    # Intended per-image difficulty, 0 = easy. Beta(1, 3) (mean 0.25) rather than uniform: most images
     # are learnable by a nano model trained from scratch on ~180 images, and a long tail stays hard.
-    d = float(rng.beta(1.0, 2.5))
+    d = float(rng.beta(1.0, 3.0))
     light = float(rng.uniform(0.05, 0.25) + 0.45 * d * rng.random())
     sigma = float(rng.uniform(1.5, 3.0) + 6.0 * d * rng.random())
     bead = dd.random_bead(rng, size)

@@ -16,7 +16,7 @@ import numpy as np
 
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel anti-aliased drawing
 _AA = cv2.LINE_AA
-_THIN_GAIN = {1: 1.6, 2: 1.15}  # a 1-px anti-aliased, blurred stroke shows about half its nominal contrast
+_THIN_GAIN = {1: 1.6, 2: 1.15, 3: 1.0}  # a 1-px anti-aliased, blurred stroke shows about half its contrast
 
 
 def smooth_noise(rng: np.random.Generator, n: int, corr: float) -> np.ndarray:
@@ -212,7 +212,8 @@ def crack(
     curv = (1 if rng.random() < 0.5 else -1) * rng.uniform(0.012, 0.028) / s if curved else 0.0
     pts = _walk(rng, n, step, rng.uniform(0, 2 * np.pi), curv, 0.0 if tiny else 0.3)
     pts += c - pts.mean(0)
-    dark, thick = cv.new(), 1 if tiny or rng.random() < 0.6 else 2
+    # 2-3 px: a nano model trained briefly at 256 px does not learn 1-px strokes on this texture
+    dark, thick = cv.new(), 1 if tiny else 2 if rng.random() < 0.6 else 3
     cv.line(dark, pts, thick)
     variant = "curved" if curved else "tiny" if tiny else "plain"
     if not tiny and rng.random() < 0.25:
@@ -260,7 +261,7 @@ def broken_arc(rng: np.random.Generator, cv: Canvas, s: float, c: np.ndarray, *,
     a = a0 + np.linspace(0, span, n)
     mid = a0 + span / 2
     pts = c - rad * np.array([np.cos(mid), np.sin(mid)]) + rad * np.stack([np.cos(a), np.sin(a)], 1)
-    dark, thick = cv.new(), 2 if rng.random() < 0.6 else 1
+    dark, thick = cv.new(), 3 if rng.random() < 0.6 else 2
     dashed = rng.random() < 0.45 and n >= 12
     if dashed:
         cuts = np.sort(rng.choice(np.arange(3, n - 3), size=int(rng.integers(1, 3)), replace=False))
@@ -300,7 +301,7 @@ def unfused(rng: np.random.Generator, cv: Canvas, bead: Bead, s: float) -> Shape
     off = side * rng.uniform(0.1, 0.75) * bead.hw
     n = max(6, int(length / 3))
     t = np.linspace(t0, t0 + length, n)
-    dark, rim, thick = cv.new(), cv.new(), 1 if rng.random() < 0.5 else 2
+    dark, rim, thick = cv.new(), cv.new(), 2 if rng.random() < 0.5 else 3
     cv.line(dark, bead.point(t, off + smooth_noise(rng, n, 8) * 0.3 * s), thick)
     cv.line(rim, bead.point(t[1:-1], off + side * rng.uniform(2.0, 3.2) * s), 1)
     return Shape(soft(dark, 0.5 * s), soft(rim, 0.5 * s), rng.uniform(0.4, 0.8), gain=_THIN_GAIN[thick])

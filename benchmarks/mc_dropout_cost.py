@@ -2,11 +2,12 @@
 
     python -m benchmarks.mc_dropout_cost [--weights runs/train/<time>/weights.pt] [--passes 10] [--batch 16]
 
-Three timings on the same batch of demo images, same image size, confidence and torch thread count,
-each the median of ``--repeats`` alternating runs after a warm-up:
+Timings on the same batch of demo images, same image size, confidence and torch thread count, each
+the median of ``--repeats`` runs after a warm-up; ``stock``, ``plain`` and ``mc`` alternate:
 - ``stock``: one ``YOLO(weights).predict`` of the batch (ultralytics' own predictor);
+- ``plain``: our deterministic pass (``Detector.predict``), the auto-labels without uncertainty;
 - ``mc``: our MC-dropout labeler, T passes of the head only + per-box and per-image scores;
-- ``naive``: T full forwards with dropout (what MC dropout costs without caching), for reference.
+- ``naive``: T full forwards with dropout (what MC dropout costs without caching), timed afterwards.
 Last line: ``mc_cost_ratio=<mc / stock>`` (goal <= 1.25).
 """
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--imgsz", type=int, default=256)
     parser.add_argument("--conf", type=float, default=0.25)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     import torch
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         def stock() -> None:
             stock_model.predict(images, imgsz=args.imgsz, conf=args.conf, batch=len(images), verbose=False)
 
+        def plain() -> None:
+            detector.predict(images)
+
         def mc() -> None:
             labeler(images, keys)
 
@@ -75,17 +79,22 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(threads)
         mc()
         naive()
-        times: dict[str, list[float]] = {"stock": [], "mc": [], "naive": []}
+        times: dict[str, list[float]] = {"stock": [], "plain": [], "mc": [], "naive": []}
         for _ in range(args.repeats):
-            for name, fn in (("stock", stock), ("mc", mc), ("naive", naive)):
+            for name, fn in (("stock", stock), ("plain", plain), ("mc", mc)):
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
+        for _ in range(max(3, args.repeats // 3)):
+            start = time.perf_counter()
+            naive()
+            times["naive"].append(time.perf_counter() - start)
     med = {name: statistics.median(values) for name, values in times.items()}
     print(f"batch={len(images)} imgsz={args.imgsz} passes={args.passes} conf={args.conf} threads={threads}")
     print(f"weights={'untrained yolov8n.yaml' if args.weights is None else args.weights}")
     for name, values in times.items():
         print(f"{name}_s median={med[name]:.4f} runs={[round(v, 4) for v in values]}")
+    print(f"plain_cost_ratio={med['plain'] / med['stock']:.3f}")
     print(f"naive_cost_ratio={med['naive'] / med['stock']:.3f}")
     print(f"mc_cost_ratio={med['mc'] / med['stock']:.3f}")
 

@@ -82,4 +82,4 @@ def test_uncertainty_scorer_instantiates():
     from uncertainty.image_score import ImageScorer
 
     scorer = instantiate(compose_app("train").uncertainty.scorer)
-    assert isinstance(scorer, ImageScorer) and scorer.pooling.method == "max"
+    assert isinstance(scorer, ImageScorer) and scorer.pooling.method == "sum"

@@ -34,7 +34,13 @@ MC_CLASS = ("predictive_entropy", "mutual_information", "margin", "least_confide
 SINGLE_PASS = ("single_entropy", "single_margin", "single_least_confidence", "one_minus_conf")
 FLIP = "detection_flip"
 COMPONENTS = (*MC_CLASS, "box_spread", FLIP, *SINGLE_PASS)
-DEFAULT_WEIGHTS = {"predictive_entropy": 1.0, "mutual_information": 1.0, "box_spread": 1.0, FLIP: 1.0}
+DEFAULT_WEIGHTS = {
+    "predictive_entropy": 1.0,
+    "mutual_information": 1.0,
+    "box_spread": 1.0,
+    FLIP: 1.0,
+    "one_minus_conf": 1.0,
+}
 
 
 def box_components(samples: MCSamples, *, conf: float) -> dict[str, np.ndarray]:
@@ -62,7 +68,7 @@ class ImageScorer:
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    pooling: Pooling = field(default_factory=Pooling)
+    pooling: Pooling = field(default_factory=lambda: Pooling(method="sum"))
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(COMPONENTS)
