@@ -61,6 +61,7 @@ def fit_difficulty(
     *,
     levels: tuple[float, float],
     min_images: int,
+    require_all_bands: bool = True,
     batch: int = 16,
 ) -> tuple[Calibration, list[tuple[Detections, dict]], np.ndarray]:
     """Score ``paths`` (labeled: VAL), label which need correction, fit the calibration; returns all three.
@@ -72,7 +73,11 @@ def fit_difficulty(
     scores = image_scores(scored)
     failed = np.array([fields["failed"] for _, fields in scored])
     calibration = calibrate(
-        np.where(failed, np.nan, scores), labels, levels=tuple(levels), min_images=min_images
+        np.where(failed, np.nan, scores),
+        labels,
+        levels=tuple(levels),
+        min_images=min_images,
+        require_all_bands=require_all_bands,
     )
     return calibration, scored, labels
 
