@@ -140,7 +140,7 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 val_truths,
                 levels=tuple(cfg.uncertainty.calibration.levels),
                 min_images=cfg.uncertainty.calibration.min_images,
-                require_all_bands=cfg.uncertainty.calibration.require_all_bands,
+                require_split=cfg.uncertainty.calibration.require_split,
                 batch=cfg.label.batch,
             )
             labeler.calibration = calibration

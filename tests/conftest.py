@@ -68,3 +68,20 @@ def trained_run(tmp_path_factory, demo_spec):
     with block_network() as attempts:
         card = train_and_card(cfg, run_dir)
     return run_dir, card, list(attempts)
+
+
+@pytest.fixture(scope="session")
+def weak_detector(trained_run):
+    """The tiny trained model at a very low confidence: a 3-epoch model keeps few boxes above that."""
+    from autolabel.detector import Detector
+
+    run_dir, _, _ = trained_run
+    return Detector(run_dir / "weights.pt", conf=1e-4, max_det=40)
+
+
+@pytest.fixture(scope="session")
+def demo_images(demo_spec):
+    """The first 6 demo images, BGR uint8 (128, 128, 3)."""
+    import cv2
+
+    return [cv2.imread(str(p)) for p in demo_spec.train[:6]]

@@ -194,7 +194,7 @@ def calibrate(
     *,
     levels: tuple[float, float] = DEFAULT_LEVELS,
     min_images: int = DEFAULT_MIN_IMAGES,
-    require_all_bands: bool = True,
+    require_split: bool = True,
 ) -> Calibration:
     """Fit difficulty bands on a validation set where the truth is known.
 
@@ -202,8 +202,8 @@ def calibrate(
     bool or 0/1. levels: correction rates (l0, l1) with 0 < l0 < l1 < 1 where medium and hard begin.
     min_images: fewest scored images for an isotonic fit. Isotonic when there are enough images, both
     outcomes occur and the fitted curve is not flat; otherwise quantile bands (thirds of the scores).
-    With ``require_all_bands``, isotonic cutoffs that leave easy, medium or hard empty on this set also
-    fall back to quantile bands (the reason says which band was empty).
+    With ``require_split``, isotonic cutoffs that put every scored image of this set into one band also
+    fall back to quantile bands (the reason says which band).
     """
     lv = _check_levels(levels)
     if isinstance(min_images, bool) or not isinstance(min_images, int | np.integer) or min_images < 1:
@@ -242,11 +242,13 @@ def calibrate(
         return fallback(f"isotonic fit on {n} images is flat (rate {ky[0]:.3g} everywhere)")
     cutoffs = (_crossing(kx, ky, lv[0]), _crossing(kx, ky, lv[1]))
     counts = np.bincount(_band_index(s, cutoffs), minlength=len(BANDS))
-    if require_all_bands and not counts.all():
-        # Bands that do not split the calibration set cannot rank anything (e.g. a weak model whose
-        # every image needs correction would send the whole pool to "hard"): use relative bands.
-        empty = ", ".join(band for band, c in zip(BANDS, counts, strict=True) if c == 0)
-        return fallback(f"isotonic fit on {n} images (rate {ky[0]:.2f} to {ky[-1]:.2f}) leaves {empty} empty")
+    if require_split and (counts > 0).sum() < 2:
+        # Bands that do not split the calibration set rank nothing (e.g. a weak model whose every image
+        # needs correction would send the whole pool to "hard"): use relative bands instead.
+        band = BANDS[int(np.argmax(counts))]
+        return fallback(
+            f"isotonic fit on {n} images (rate {ky[0]:.2f} to {ky[-1]:.2f}) puts them all in {band}"
+        )
     return Calibration(
         method="isotonic",
         cutoffs=cutoffs,

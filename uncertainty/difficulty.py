@@ -61,7 +61,7 @@ def fit_difficulty(
     *,
     levels: tuple[float, float],
     min_images: int,
-    require_all_bands: bool = True,
+    require_split: bool = True,
     batch: int = 16,
 ) -> tuple[Calibration, list[tuple[Detections, dict]], np.ndarray]:
     """Score ``paths`` (labeled: VAL), label which need correction, fit the calibration; returns all three.
@@ -77,7 +77,7 @@ def fit_difficulty(
         labels,
         levels=tuple(levels),
         min_images=min_images,
-        require_all_bands=require_all_bands,
+        require_split=require_split,
     )
     return calibration, scored, labels
 

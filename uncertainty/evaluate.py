@@ -69,7 +69,7 @@ def main(cfg: DictConfig) -> float | None:
         *sets[cfg.eval_split],
         levels=tuple(cal.levels),
         min_images=cal.min_images,
-        require_all_bands=cal.require_all_bands,
+        require_split=cal.require_split,
         seed=cfg.seed,
     )
     result.update(

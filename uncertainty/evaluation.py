@@ -45,11 +45,11 @@ def evaluate_method(
     *,
     levels: tuple[float, float],
     min_images: int,
-    require_all_bands: bool = True,
+    require_split: bool = True,
 ) -> dict[str, Any]:
     """One method's figures; scores (K,) with nan for failed images, labels (K,) bool."""
     calibration = calibrate(
-        val_scores, val_labels, levels=levels, min_images=min_images, require_all_bands=require_all_bands
+        val_scores, val_labels, levels=levels, min_images=min_images, require_split=require_split
     )
     ok = ~test_failed & ~np.isnan(test_scores)
     difficulty = np.where(test_failed, "failed", calibration.difficulty(test_scores))
@@ -74,7 +74,7 @@ def evaluate_methods(
     *,
     levels: tuple[float, float] = (0.2, 0.5),
     min_images: int = 30,
-    require_all_bands: bool = True,
+    require_split: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Figures for every method of :func:`method_keys` plus ``random`` (uniform scores from ``seed``)."""
@@ -94,7 +94,7 @@ def evaluate_methods(
             test_failed,
             levels=levels,
             min_images=min_images,
-            require_all_bands=require_all_bands,
+            require_split=require_split,
         )
     return {
         "n_images": len(test),

@@ -6,23 +6,12 @@ from autolabel.detector import Detector, ModelError, check_model_source, detecti
 from autolabel.structures import Detections, GroundTruth, box_iou
 
 
-@pytest.fixture(scope="module")
-def detector(trained_run):
-    run_dir, _, _ = trained_run
-    return Detector(run_dir / "weights.pt", conf=1e-4, max_det=100)
-
-
-@pytest.fixture(scope="module")
-def images(demo_spec):
-    return [cv2.imread(str(p)) for p in demo_spec.train[:8]]
-
-
-def test_probs_are_the_full_vector_and_conf_is_its_max(detector, images):
-    dets = detector.predict(images)
-    assert len(dets) == len(images)
+def test_probs_are_the_full_vector_and_conf_is_its_max(weak_detector, demo_images):
+    dets = weak_detector.predict(demo_images)
+    assert len(dets) == len(demo_images)
     total = 0
     for det in dets:
-        assert det.probs.shape == (len(det), detector.num_classes)
+        assert det.probs.shape == (len(det), weak_detector.num_classes)
         np.testing.assert_array_equal(det.conf, det.probs.max(1))
         np.testing.assert_array_equal(det.cls, det.probs.argmax(1))
         assert ((det.probs >= 0) & (det.probs <= 1)).all()
@@ -30,14 +19,14 @@ def test_probs_are_the_full_vector_and_conf_is_its_max(detector, images):
     assert total > 0, "a model trained 3 epochs keeps some boxes at conf 0.001"
 
 
-def test_boxes_agree_with_stock_ultralytics_predict(detector, demo_spec, images):
+def test_boxes_agree_with_stock_ultralytics_predict(weak_detector, demo_spec, demo_images):
     from ultralytics import YOLO
 
-    stock = YOLO(str(detector.weights)).predict(
-        [str(p) for p in demo_spec.train[:8]], conf=1e-4, imgsz=detector.imgsz, max_det=100, verbose=False
+    stock = YOLO(str(weak_detector.weights)).predict(
+        [str(p) for p in demo_spec.train[:6]], conf=1e-4, imgsz=weak_detector.imgsz, max_det=40, verbose=False
     )
     compared = 0
-    for det, res in zip(detector.predict(images), stock, strict=True):
+    for det, res in zip(weak_detector.predict(demo_images), stock, strict=True):
         ref_xyxy, ref_conf = res.boxes.xyxy.numpy(), res.boxes.conf.numpy()
         strong = det.conf >= 2e-4  # boxes near the threshold may flip on float rounding
         if not strong.any():
@@ -51,9 +40,9 @@ def test_boxes_agree_with_stock_ultralytics_predict(detector, demo_spec, images)
     assert compared > 0
 
 
-def test_boxes_are_in_original_image_pixels(detector, images):
-    big = cv2.resize(images[0], None, fx=2.0, fy=1.5)
-    small_det, big_det = detector.predict([images[0]])[0], detector.predict([big])[0]
+def test_boxes_are_in_original_image_pixels(weak_detector, demo_images):
+    big = cv2.resize(demo_images[0], None, fx=2.0, fy=1.5)
+    small_det, big_det = weak_detector.predict([demo_images[0]])[0], weak_detector.predict([big])[0]
     h, w = big.shape[:2]
     assert (big_det.xyxy[:, [0, 2]] <= w + 1).all() and (big_det.xyxy[:, [1, 3]] <= h + 1).all()
     if len(small_det) and len(big_det):

@@ -166,7 +166,7 @@ def test_calibrate_hand_case_cutoffs_interpolate_the_curve():
     # PAVA: y = 0 0 1 0 1 1 -> 0 0 .5 .5 1 1. Level 0.2 is reached between scores 0.2 (rate 0) and
     # 0.3 (rate 0.5): 0.2 + 0.1 * 0.2 / 0.5 = 0.24; level 0.5 is reached at 0.3.
     s = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    cal = calibrate(s, np.array([0, 0, 1, 0, 1, 1]), min_images=1, require_all_bands=False)  # medium is empty
+    cal = calibrate(s, np.array([0, 0, 1, 0, 1, 1]), min_images=1, require_split=False)  # medium is empty
     assert cal.method == "isotonic"
     assert cal.cutoffs == pytest.approx((0.24, 0.3))
     q = np.array([0.1, 0.239, 0.25, 0.3, 0.6, np.nan])
@@ -179,9 +179,9 @@ def test_calibrate_hand_case_cutoffs_interpolate_the_curve():
 def test_infinite_cutoffs_when_the_curve_starts_above_or_never_reaches_a_level():
     x = np.array([1.0, 2.0, 3.0, 4.0])
     # raw isotonic semantics: empty bands allowed here
-    above = calibrate(x, np.array([1, 0, 1, 1]), levels=(0.2, 0.6), min_images=1, require_all_bands=False)
+    above = calibrate(x, np.array([1, 0, 1, 1]), levels=(0.2, 0.6), min_images=1, require_split=False)
     assert above.cutoffs == (-math.inf, pytest.approx(2.2))
-    below = calibrate(x, np.array([0, 0, 1, 0]), levels=(0.2, 0.6), min_images=1, require_all_bands=False)
+    below = calibrate(x, np.array([0, 0, 1, 0]), levels=(0.2, 0.6), min_images=1, require_split=False)
     assert below.cutoffs == (pytest.approx(2.4), math.inf)
     assert below.difficulty(np.array([1e9])).tolist() == ["medium"]
     for cal in (above, below):
@@ -333,12 +333,13 @@ def test_band_rates():
 
 
 def test_bands_that_do_not_split_the_set_fall_back_to_quantiles():
+    # (one empty band is fine: easy and hard still split the set)
     # a weak model: almost every image needs correction, so the fitted rate never drops below 0.5
     rng = np.random.default_rng(0)
     scores = rng.random(200)
     labels = rng.random(200) < 0.85 + 0.15 * scores
     strict = calibrate(scores, labels)
-    assert strict.method == "quantile" and "empty" in strict.reason
+    assert strict.method == "quantile" and "all in hard" in strict.reason
     assert set(strict.difficulty(scores)) == {"easy", "medium", "hard"}
-    loose = calibrate(scores, labels, require_all_bands=False)
+    loose = calibrate(scores, labels, require_split=False)
     assert loose.method == "isotonic" and "easy" not in set(loose.difficulty(scores))
