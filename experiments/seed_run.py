@@ -56,7 +56,7 @@ def selection_summary(
     comp = composition(records, selection)
     return {
         "n": comp["n"],
-        "bands": comp["bands"],
+        "bands": {band: comp["bands"].get(band, 0) for band in ("easy", "medium", "hard", "failed")},
         "mean_score": comp["mean_score"],
         "boxes": int(sum(boxes.values())),
         "class_boxes": {name: boxes.get(name, 0) for name in names},
