@@ -20,6 +20,7 @@ from autolabel.offline import configure_offline, torch_threads
 configure_offline()
 
 import torch  # noqa: E402  (after configure_offline: ultralytics reads the environment at import)
+import torch.nn.functional as F  # noqa: E402
 from ultralytics import YOLO  # noqa: E402
 from ultralytics.data.augment import LetterBox  # noqa: E402
 from ultralytics.engine.validator import BaseValidator  # noqa: E402
@@ -65,6 +66,29 @@ def check_model_source(model: str | Path) -> str:
     return text
 
 
+def add_head_dropout(model: torch.nn.Module, p: float) -> list:
+    """Channel dropout (``F.dropout2d``, train mode only) before each final 1x1 conv of the Detect head.
+
+    Done with forward pre-hooks, so state-dict keys, ultralytics' EMA copy and saved checkpoints are
+    unchanged: a model trained this way is the model MC dropout (``uncertainty.mc_dropout``) samples.
+    Returns the hook handles.
+    """
+    head = model.model[-1]
+    convs = [seq[-1] for seq in (*head.cv2, *head.cv3)]
+    return [
+        conv.register_forward_pre_hook(lambda m, args: (F.dropout2d(args[0], p, m.training), *args[1:]))
+        for conv in convs
+    ]
+
+
+def _head_dropout_callback(p: float):
+    def callback(trainer: Any) -> None:
+        # after ultralytics made its EMA copy: only the model being optimised gets the hooks
+        add_head_dropout(trainer.model, p)
+
+    return callback
+
+
 def _set_threads_callback(threads: int):
     def callback(_trainer: Any) -> None:
         # ultralytics' select_device() pins torch to cpu_count - 1 threads (1 on 2 cores); undo that.
@@ -85,6 +109,7 @@ def train_detector(
     device: str = "cpu",
     workers: int = 0,
     val: bool = False,
+    head_dropout: float = 0.0,
     plots: bool = False,
     verbose: bool = False,
     extra: Mapping[str, Any] | None = None,
@@ -92,13 +117,16 @@ def train_detector(
     """Train (from a model YAML) or fine-tune (from ``.pt`` weights) and return the path of the final weights.
 
     ultralytics writes its run under ``out_dir/ultralytics``; the weights it keeps as best are copied to
-    ``out_dir/weights.pt``. ``extra`` passes any other ``YOLO.train`` argument (``lr0``, ``mosaic``...).
+    ``out_dir/weights.pt``. ``head_dropout`` trains with channel dropout before the Detect head's final
+    convs (see :func:`add_head_dropout`). ``extra`` passes any other ``YOLO.train`` argument.
     """
     source = check_model_source(model)
     out_dir = Path(out_dir).resolve()
     yolo = YOLO(source)
     threads = torch_threads()
     yolo.add_callback("on_pretrain_routine_start", _set_threads_callback(threads))
+    if head_dropout > 0:
+        yolo.add_callback("on_pretrain_routine_end", _head_dropout_callback(float(head_dropout)))
     args: dict[str, Any] = {
         "data": str(data_yaml),
         "epochs": int(epochs),

@@ -69,6 +69,7 @@ def fit(
         device=cfg.device,
         workers=cfg.trainer.workers,
         val=cfg.trainer.val,
+        head_dropout=cfg.trainer.head_dropout,
         plots=cfg.trainer.plots,
         verbose=cfg.trainer.verbose,
         extra=OmegaConf.to_container(cfg.trainer.extra, resolve=True),

@@ -80,3 +80,24 @@ def test_detection_ap_perfect_empty_and_absent_classes():
     shifted = _dets(truth.xyxy + 3, np.array([0, 1]), np.array([0.9, 0.8], np.float32))
     worse = detection_ap([(shifted, truth)], num_classes=3)
     assert worse["map50_95"] < perfect["map50_95"]
+
+
+def test_head_dropout_acts_in_training_only_and_keeps_the_state_dict():
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    from autolabel.detector import add_head_dropout
+
+    model = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
+    keys = list(model.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        before = model(x)[0]
+    handles = add_head_dropout(model, 0.5)
+    assert len(handles) == 2 * model.model[-1].nl and list(model.state_dict()) == keys
+    with torch.no_grad():
+        assert torch.equal(model(x)[0], before)  # eval mode: no dropout
+        model.train()
+        a, b = model(x)["scores"], model(x)["scores"]
+    assert not torch.equal(a, b)
