@@ -142,7 +142,9 @@ def train_detector(
         "val": bool(val),  # False: ultralytics validates only after the last epoch
         "plots": bool(plots),
         "verbose": bool(verbose),
-        "pretrained": False,
+        # False for a YAML (random init, no download); True for a .pt: ultralytics *drops* the weights of a
+        # .pt model trained with pretrained=False, and a warm start would silently start from scratch.
+        "pretrained": not source.endswith((".yaml", ".yml")),
         "amp": False,  # the AMP check downloads a model; AMP only matters on a GPU anyway
     }
     args.update(dict(extra or {}))

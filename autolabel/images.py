@@ -6,13 +6,17 @@ message, and the caller records it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,27 @@ def iter_batches(
             if next_index < len(chunks):
                 pending.append(pool.map(read_image, chunks[next_index]))
             yield list(current)
+
+
+def map_batches(
+    fn: Callable[[list[np.ndarray], list[Path]], Sequence[T]],
+    paths: Sequence[Path],
+    *,
+    batch: int = 16,
+    desc: str = "predict",
+) -> list[T]:
+    """``fn(images, paths)`` over ``paths`` in decoded batches, results concatenated in order.
+
+    For labeled sets (VAL) that must be clean: an unreadable image is a DataError naming the file.
+    """
+    from autolabel.yolo_format import DataError
+
+    out: list[T] = []
+    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
+        for loaded in iter_batches(paths, batch=batch):
+            bad = [item for item in loaded if item.image is None]
+            if bad:
+                raise DataError(f"{bad[0].path}: {bad[0].error}")
+            out.extend(fn([item.image for item in loaded], [item.path for item in loaded]))
+            bar.update(len(loaded))
+    return out

@@ -11,45 +11,19 @@ Two kinds of figures, both on VAL:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from autolabel.detector import Detector, detection_ap
 from autolabel.efficiency import CostModel, choose_threshold, efficiency_report
-from autolabel.images import iter_batches
-from autolabel.structures import Detections, GroundTruth
+from autolabel.images import map_batches
+from autolabel.records import json_safe
+from autolabel.structures import GroundTruth
 
 EVAL_CONF = 0.001  # the confidence floor for AP, as ultralytics' validator uses
-
-
-def predict_paths(
-    detector: Detector, paths: Sequence[Path], *, batch: int = 16, desc: str = "predict"
-) -> list[Detections]:
-    """Predict every image of ``paths`` (an unreadable one is an error here: VAL must be clean)."""
-    out: list[Detections] = []
-    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
-        for loaded in iter_batches(paths, batch=batch):
-            bad = [item for item in loaded if item.image is None]
-            if bad:
-                raise ValueError(f"{bad[0].path}: {bad[0].error}")
-            out.extend(detector.predict([item.image for item in loaded]))
-            bar.update(len(loaded))
-    return out
-
-
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    return value
 
 
 def evaluate(
@@ -68,7 +42,7 @@ def evaluate(
     saved_conf = detector.conf
     detector.conf = EVAL_CONF
     try:
-        dets = predict_paths(detector, images, batch=batch, desc="evaluate")
+        dets = map_batches(lambda ims, _paths: detector.predict(ims), images, batch=batch, desc="evaluate")
     finally:
         detector.conf = saved_conf
     pairs = list(zip(dets, truths, strict=True))
@@ -104,7 +78,7 @@ def evaluate(
         result["boost_by_threshold"] = {
             str(t): float(b) for t, b in zip(grid, np.asarray(boosts), strict=True)
         }
-    return _nan_to_none(result)
+    return json_safe(result)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -175,6 +149,6 @@ def write_model_card(card: dict[str, Any], out_dir: str | Path) -> tuple[Path, P
     """Write ``model_card.json`` and ``model_card.md`` into ``out_dir``; return both paths."""
     out_dir = Path(out_dir)
     json_path, md_path = out_dir / "model_card.json", out_dir / "model_card.md"
-    json_path.write_text(json.dumps(_nan_to_none(card), indent=2))
+    json_path.write_text(json.dumps(json_safe(card), indent=2))
     md_path.write_text(card_markdown(card))
     return json_path, md_path

@@ -15,6 +15,7 @@ stages (uncertainty) add fields to the same record.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +27,17 @@ from autolabel.structures import Detections
 
 PROB_DECIMALS = 6
 PIXEL_DECIMALS = 2
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every float nan (at any depth of dicts and lists) replaced by None, for strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def detections_record(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,13 +113,3 @@ def read_manifest(path: str | Path) -> Split:
     if len(seeds) != 1:
         raise DataError(f"{path}: expected one seed, found {sorted(seeds)}")
     return Split(seed=int(seeds.pop()), **{name: tuple(groups[name]) for name in SPLITS})
-
-
-def check_disjoint(groups: Sequence[Sequence[Path]]) -> None:
-    """Raise if any image appears in two of ``groups``."""
-    seen: set[Path] = set()
-    for group in groups:
-        overlap = seen.intersection(group)
-        if overlap:
-            raise DataError(f"splits overlap in {len(overlap)} images, e.g. {sorted(overlap)[0]}")
-        seen.update(group)

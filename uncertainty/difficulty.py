@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from autolabel.images import iter_batches
+from autolabel.images import map_batches
 from autolabel.matching import needs_correction
 from autolabel.structures import Detections, GroundTruth
 from uncertainty.calibration import Calibration, calibrate
@@ -25,15 +24,7 @@ def score_paths(
     labeler: UncertaintyLabeler, paths: Sequence[Path], *, batch: int = 16, desc: str = "score"
 ) -> list[tuple[Detections, dict[str, Any]]]:
     """(auto-labels, uncertainty fields) for every image of ``paths``; keys are the file names."""
-    out: list[tuple[Detections, dict[str, Any]]] = []
-    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
-        for loaded in iter_batches(paths, batch=batch):
-            bad = [item for item in loaded if item.image is None]
-            if bad:
-                raise ValueError(f"{bad[0].path}: {bad[0].error}")
-            out.extend(labeler([item.image for item in loaded], [item.path.name for item in loaded]))
-            bar.update(len(loaded))
-    return out
+    return map_batches(lambda ims, ps: labeler(ims, [p.name for p in ps]), paths, batch=batch, desc=desc)
 
 
 def correction_labels(scored: Sequence[tuple[Detections, dict]], truths: Sequence[GroundTruth]) -> np.ndarray:

@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -22,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
 from autolabel.label import FALLBACK_CONF, operating_threshold
+from autolabel.records import json_safe
 from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
 from uncertainty.build import build_labeler
@@ -29,14 +29,6 @@ from uncertainty.difficulty import correction_labels, score_paths
 from uncertainty.evaluation import evaluate_methods, table
 
 log = logging.getLogger("uncertainty.evaluate")
-
-
-def _nan_to_none(value):
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    return value
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
@@ -81,7 +73,7 @@ def main(cfg: DictConfig) -> float | None:
             "uncertainty": OmegaConf.to_container(cfg.uncertainty, resolve=True),
         }
     )
-    (run_dir / "uncertainty_eval.json").write_text(json.dumps(_nan_to_none(result), indent=2))
+    (run_dir / "uncertainty_eval.json").write_text(json.dumps(json_safe(result), indent=2))
     print(
         f"{result['n_images']} {cfg.eval_split} images, {result['n_failed']} failed, "
         f"{result['needs_correction_rate']:.2f} need correction; calibrated on val"

@@ -101,3 +101,38 @@ def test_head_dropout_acts_in_training_only_and_keeps_the_state_dict():
         model.train()
         a, b = model(x)["scores"], model(x)["scores"]
     assert not torch.equal(a, b)
+
+
+def test_warm_start_starts_from_the_given_weights(trained_run, tmp_path):
+    import torch
+
+    from autolabel.detector import train_detector
+
+    run_dir, _, _ = trained_run
+    ckpt = torch.load(run_dir / "weights.pt", map_location="cpu", weights_only=False)
+    model = ckpt.get("ema") or ckpt["model"]
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # far from the seeded initialisation, so a from-scratch start cannot pass
+        for name, p in model.named_parameters():
+            if name.endswith("conv.weight"):
+                p.add_(0.05 * torch.randn(p.shape, generator=gen).to(p.dtype))
+    start = tmp_path / "start.pt"
+    torch.save({**ckpt, "model": model, "ema": None}, start)
+    tuned = train_detector(
+        data_yaml=run_dir / "data" / "data.yaml",
+        model=start,
+        out_dir=tmp_path / "tuned",
+        epochs=1,
+        imgsz=128,
+        batch=8,
+        extra={"lr0": 1e-12, "lrf": 1.0, "warmup_epochs": 0, "optimizer": "SGD", "momentum": 0.0},
+    )
+
+    def conv_weights(path):
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        net = saved.get("ema") or saved["model"]
+        return {k: v.float() for k, v in net.state_dict().items() if k.endswith("conv.weight")}
+
+    before, after = conv_weights(start), conv_weights(tuned)
+    assert before.keys() == after.keys()
+    assert all(torch.allclose(before[k], after[k], atol=1e-3) for k in before)
