@@ -128,13 +128,7 @@ def test_single_pass_baselines_normalise_but_conf_does_not():
 def test_mc_scores_lie_in_their_documented_ranges(sample):
     probs, hits = sample
     c = probs.shape[2]
-    bounds = {
-        predictive_entropy: math.log(c),
-        mutual_information: math.log(c),
-        margin: 1.0,
-        least_confidence: 1.0 - 1.0 / c,
-        score_variance: 0.5,
-    }
+    bounds = mc_score_maxima(c)
     for fn, upper in bounds.items():
         for h in (None, hits):
             value = fn(probs, hits=h)
@@ -287,13 +281,7 @@ def test_zero_hits_get_maximal_values(c):
     probs = np.full((3, 2, c), np.nan)
     probs[:, 1] = np.eye(c)[0]  # box 1: certain and consistent
     hits = np.array([[False, True]] * 3)
-    expected = {
-        predictive_entropy: math.log(c),
-        mutual_information: math.log(c),
-        margin: 1.0,
-        least_confidence: 1.0 - 1.0 / c,
-        score_variance: 0.5,
-    }
+    expected = mc_score_maxima(c)
     for fn, top in expected.items():
         np.testing.assert_allclose(fn(probs, hits=hits), [top, 0.0], atol=1e-12, err_msg=fn.__name__)
     boxes = np.tile([[[0.0, 0.0, 10.0, 10.0]]], (3, 2, 1))
@@ -326,3 +314,14 @@ def test_bad_hits_and_values_are_rejected():
     for fn in SINGLE_SCORES:
         with pytest.raises(ValueError, match=r"probs.*\(N, C\)"):
             fn(np.zeros((2, 3, 4)))
+
+
+def mc_score_maxima(c: int) -> dict:
+    """The largest value each MC class score can take for C classes (also its value at zero hits)."""
+    return {
+        predictive_entropy: math.log(c),
+        mutual_information: math.log(c),
+        margin: 1.0,
+        least_confidence: 1.0 - 1.0 / c,
+        score_variance: 0.5,
+    }
