@@ -9,6 +9,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run (CI must not be a lottery) and no per-example deadline on a busy machine.
+settings.register_profile("autolabel", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("autolabel")
 
 # Before anything imports ultralytics: keep its settings, fonts and our demo cache out of $HOME.
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="autolabel-tests-"))

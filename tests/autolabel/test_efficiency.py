@@ -284,9 +284,8 @@ def test_turning_a_tp_into_an_fn_never_raises_the_boost(cell_list, data, cost):
     assert after.boost <= before.boost * (1 + 1e-12)
 
 
-def test_choose_threshold_is_fast_on_a_realistic_set():
-    import time
-
+def test_choose_threshold_on_a_realistic_set_matches_reports_at_each_threshold():
+    # speed is measured in benchmarks, not asserted here; this checks the shared-IoU shortcut's answers
     rng = np.random.default_rng(1)
     pairs = []
     for _ in range(200):
@@ -296,6 +295,9 @@ def test_choose_threshold_is_fast_on_a_realistic_set():
         pairs.append(
             (det(p_boxes, rng.random(20), rng.integers(0, C, 20)), truth(t_boxes, rng.integers(0, C, 8)))
         )
-    start = time.perf_counter()
-    choose_threshold(pairs, cost=COST, num_classes=C)  # 19 thresholds
-    assert time.perf_counter() - start < 2.0  # about 0.1 s on one core; generous for slow CI
+    best, boosts = choose_threshold(pairs, cost=COST, num_classes=C)  # 19 thresholds
+    for t, boost in zip((0.05, 0.5, 0.95), (boosts[0], boosts[9], boosts[18]), strict=True):
+        assert efficiency_report(pairs, cost=COST, threshold=t, num_classes=C).boost == pytest.approx(boost)
+    assert boosts.max() == pytest.approx(
+        efficiency_report(pairs, cost=COST, threshold=best, num_classes=C).boost
+    )
