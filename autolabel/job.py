@@ -183,7 +183,7 @@ def run_label_job(
             for loaded in iter_batches(pending, batch=batch, threads=threads):
                 ok = [item for item in loaded if item.image is not None]
                 outputs = predict([item.image for item in ok], [keys[item.path] for item in ok]) if ok else []
-                by_path = {item.path: output for item, output in zip(ok, outputs, strict=True)}
+                by_path = {item.path: result for item, result in zip(ok, outputs, strict=True)}
                 records = []
                 for item in loaded:
                     key = keys[item.path]

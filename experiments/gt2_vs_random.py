@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
-from autolabel.records import read_records
+from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
 from autolabel.views import view_name
 from autolabel.yolo_format import DataError
@@ -119,7 +119,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "rounds": None,
         "stage_seconds": {**stage_totals(results), "this_run": round(time.perf_counter() - started, 2)},
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (run_dir / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2))
     scores, samples = pool_scores_and_samples(
         run_dir, metrics["experiment"]["seeds"], cfg.experiment.samples_per_band
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from autolabel.records import read_records
+from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
 from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
 from autolabel.views import build_view, load_truth, view_name
@@ -88,7 +89,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,
         }
-        (seed_dir / "selection.json").write_text(json.dumps(selection, indent=2))
+        _write_json(seed_dir / "selection.json", selection)
         log.info("seed %d: GT2 %s; CONTROL %d random images", seed, gt2.reason, len(control_paths))
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
     models = {"CAL1": model_summary(card["evaluation"], split.gt1, len(names))}
@@ -129,8 +130,6 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
 
 def _fresh(folder: Path) -> Path:
     """An empty folder: an interrupted seed's leftovers are cleared before it is redone."""
-    import shutil
-
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -138,6 +137,7 @@ def _fresh(folder: Path) -> Path:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Strict JSON (nan -> null), written atomically."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=True))
+    tmp.write_text(json.dumps(json_safe(data), indent=2))
     os.replace(tmp, path)

@@ -16,7 +16,7 @@ import numpy as np
 from autolabel.images import map_batches
 from autolabel.matching import needs_correction
 from autolabel.structures import Detections, GroundTruth
-from uncertainty.calibration import Calibration, calibrate
+from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
 from uncertainty.labeler import UncertaintyLabeler
 
 
@@ -77,8 +77,6 @@ def summarize(
     calibration: Calibration, scored: Sequence[tuple[Detections, dict]], labels: np.ndarray
 ) -> dict:
     """What the model card says of the calibration set: the fit, band sizes and correction rates."""
-    from uncertainty.calibration import auroc, band_rates
-
     scores = image_scores(scored)
     difficulty = np.array(
         [

@@ -32,7 +32,12 @@ def smoke_run(tmp_path_factory, demo_spec):
 def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
     run_dir, metrics = smoke_run
     assert (run_dir / "report.md").is_file() and (run_dir / "metrics.json").is_file()
-    saved = json.loads((run_dir / "metrics.json").read_text())
+
+    def no_nan(token):
+        raise AssertionError(f"metrics.json is not strict JSON: {token}")
+
+    saved = json.loads((run_dir / "metrics.json").read_text(), parse_constant=no_nan)
+    json.loads((run_dir / "seed_0" / "result.json").read_text(), parse_constant=no_nan)
     assert saved["experiment"]["seeds"] == [0, 1]
     classes = saved["classes"]
     assert len(classes) == 6
