@@ -20,7 +20,8 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
               "map50": f, "map50_95": f, "precision": f, "recall": f, "boost": f,
               "operating_threshold": f, "n_train_images": int, "n_train_boxes": int,
               "per_class": {name: {"precision", "recall", "ap50", "ap50_95", "boost": f | None}}}},
-          "selection": {"gt2": {"n": int, "bands": {band: int}, "boxes": int, "class_boxes": {name: int}},
+          "selection": {"gt2": {"n": int, "bands": {band: int}, "boxes": int, "class_boxes": {name: int},
+                                "label_seconds": f},  # drawing every box by hand, cost model
                         "control": {same keys}, "pool_bands": {band: int}, "reason": str},
           "stage_seconds": {stage: f}}},
       "summary": {
@@ -129,6 +130,11 @@ def _seed_mean(items: Sequence[Mapping], *keys: str) -> float:
 
 def _mean_count(items: Sequence[Mapping], *keys: str) -> str:
     return _count(_seed_mean(items, *keys))
+
+
+def _hours(items: Sequence[Mapping], key: str) -> str:
+    seconds = _seed_mean(items, key, "label_seconds")
+    return "n/a" if math.isnan(seconds) else f"{seconds / 3600:.2f}"
 
 
 # --- verdict ----------------------------------------------------------------------------------------
@@ -292,6 +298,7 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     rows = [
         ["images", *(_mean_count(sel, k, "n") for k in ("gt2", "control"))],
         ["boxes", *(_mean_count(sel, k, "boxes") for k in ("gt2", "control"))],
+        ["hand-label hours (cost model)", *(_hours(sel, k) for k in ("gt2", "control"))],
     ]
     rows += [
         [f"band: {b}", *(_mean_count(sel, k, "bands", b) for k in ("gt2", "control"))] for b in SAMPLE_BANDS

@@ -21,6 +21,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from autolabel.efficiency import CostModel
 from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
 from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
@@ -48,9 +49,16 @@ def model_summary(
 
 
 def selection_summary(
-    records: Sequence[dict], selection: Selection, paths: Sequence[Path], names: Sequence[str]
+    records: Sequence[dict],
+    selection: Selection,
+    paths: Sequence[Path],
+    names: Sequence[str],
+    cost: CostModel,
 ) -> dict[str, Any]:
-    """Images, band mix, boxes and class mix (from the hidden truth) of one selection."""
+    """Images, band mix, boxes, class mix (from the hidden truth) and hand-labeling seconds of a selection.
+
+    ``label_seconds`` = images x ``cost.t_image`` + boxes x ``cost.t_draw``: what labeling it by hand costs.
+    """
     boxes = Counter()
     for path in paths:
         boxes.update(names[c] for c in load_truth(path, num_classes=len(names)).cls)
@@ -60,6 +68,7 @@ def selection_summary(
         "bands": {band: comp["bands"].get(band, 0) for band in ("easy", "medium", "hard", "failed")},
         "mean_score": comp["mean_score"],
         "boxes": int(sum(boxes.values())),
+        "label_seconds": comp["n"] * cost.t_image + sum(boxes.values()) * cost.t_draw,
         "class_boxes": {name: boxes.get(name, 0) for name in names},
         "reason": selection.reason,
     }
@@ -77,14 +86,15 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
     by_key = {view_name(i, p): p for i, p in enumerate(split.pool)}
     with timer("select"):
+        cost: CostModel = instantiate(cfg.cost)
         gt2 = instantiate(cfg.selection).select(records, rng=np.random.default_rng([seed, 1]))
         control = random_control(records, size=len(gt2.indices), rng=np.random.default_rng([seed, 2]))
         gt2_paths = [by_key[records[i]["image"]] for i in gt2.indices]
         control_paths = [by_key[records[i]["image"]] for i in control.indices]
         pool_bands = Counter(r.get("difficulty", "unscored") for r in records if not r.get("error"))
         selection = {
-            "gt2": selection_summary(records, gt2, gt2_paths, names),
-            "control": selection_summary(records, control, control_paths, names),
+            "gt2": selection_summary(records, gt2, gt2_paths, names, cost),
+            "control": selection_summary(records, control, control_paths, names, cost),
             "overlap": len(set(gt2.indices.tolist()) & set(control.indices.tolist())),
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,

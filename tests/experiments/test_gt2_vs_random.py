@@ -49,6 +49,9 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
             assert {"precision", "recall", "ap50", "ap50_95", "boost"} <= set(model["per_class"][classes[0]])
         selection = saved["per_seed"][seed]["selection"]
         assert selection["gt2"]["n"] == selection["control"]["n"]
+        for chosen in (selection["gt2"], selection["control"]):  # default cost: 2 s an image, 10 s a box
+            assert chosen["label_seconds"] == 2.0 * chosen["n"] + 10.0 * chosen["boxes"]
+            assert chosen["boxes"] == sum(chosen["class_boxes"].values())
         assert (
             models["CAL2"]["n_train_images"]
             == models["CONTROL"]["n_train_images"]
@@ -60,6 +63,7 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
         assert saved["summary"]["models"][model]["map50_95"]["n"] == 2
     assert "significant" in saved["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
     report = (run_dir / "report.md").read_text()
+    assert "| hand-label hours (cost model) |" in report
     for png in ("per_class_pr.png", "boost.png"):
         assert (run_dir / png).is_file() and png in report
 

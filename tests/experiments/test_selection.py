@@ -58,18 +58,18 @@ def test_difficulty_selection_is_medium_hard_failed_exactly():
     assert sel.indices.dtype == np.int64 and sel.values.dtype == np.float64
 
 
-def test_difficulty_selection_values_are_scores_with_nan_for_failed():
+def test_difficulty_selection_values_are_scores_ranked_highest_first():
     records = make_records()
     sel = DifficultySelection().select(records, rng=rng())
     for i, v in zip(sel.indices, sel.values, strict=True):
-        if records[i]["failed"]:
+        if records[i]["score"] is None:
             assert np.isnan(v)
         else:
             assert v == records[i]["score"]
-    # ranked: failed first, then highest score
-    n_failed = len(positions(records, "failed"))
-    assert all(records[i]["failed"] for i in sel.indices[:n_failed])
-    assert np.all(np.diff(sel.values[n_failed:]) <= 0)
+    # ranked by score; failed images without any score (nothing seen) last
+    n_scored = int(np.isfinite(sel.values).sum())
+    assert np.all(np.diff(sel.values[:n_scored]) <= 0)
+    assert all(records[i]["failed"] for i in sel.indices[n_scored:])
 
 
 def test_difficulty_selection_other_bands_and_budget():
@@ -77,11 +77,16 @@ def test_difficulty_selection_other_bands_and_budget():
     hard = DifficultySelection(bands=["hard"]).select(records, rng=rng())
     assert set(hard.indices.tolist()) == positions(records, "hard")
     capped = DifficultySelection(budget=15).select(records, rng=rng())
-    n_failed = len(positions(records, "failed"))
-    assert len(capped) == 15 and all(records[i]["failed"] for i in capped.indices[:n_failed])
     top_scored = sorted(positions(records, "medium", "hard"), key=lambda i: -records[i]["score"])
-    assert set(capped.indices[n_failed:].tolist()) == set(top_scored[: 15 - n_failed])
-    assert "budget 15" in capped.reason
+    assert capped.indices.tolist() == top_scored[:15]
+    assert "budget 15" in capped.reason and "highest score first" in capped.reason
+    first = DifficultySelection(budget=15, failed_first=True).select(records, rng=rng())
+    n_failed = len(positions(records, "failed"))
+    assert len(first) == 15 and all(records[i]["failed"] for i in first.indices[:n_failed])
+    assert set(first.indices[n_failed:].tolist()) == set(top_scored[: 15 - n_failed])
+    assert "failed first" in first.reason
+    fraction = DifficultySelection(budget=0.25).select(records, rng=rng())  # 0.25 of 48 eligible
+    assert fraction.indices.tolist() == top_scored[:12]
     loose = DifficultySelection(budget=1000).select(records, rng=rng())
     assert len(loose) == 36 and "covers all 36" in loose.reason
 
@@ -110,9 +115,23 @@ def test_error_records_are_never_selected(strategy):
     assert len(sel) == 48 and not set(sel.indices.tolist()) & errors(records)
 
 
-def test_topk_picks_failed_first_then_highest_scores():
+def test_topk_ranks_failed_images_by_their_near_miss_score():
     records = make_records()
-    sel = TopKSelection(budget=20).select(records, rng=rng())
+    failed = sorted(positions(records, "failed"))
+    records[failed[0]]["score"] = 0.95  # strong near-miss evidence: ranks first
+    records[failed[1]]["score"] = 0.0  # no evidence: ranks below every scored image
+    sel = TopKSelection(budget=40).select(records, rng=rng())
+    assert sel.indices[0] == failed[0] and sel.values[0] == 0.95
+    scored = [i for i in sel.indices if records[i].get("score") is not None]
+    assert sel.indices[: len(scored)].tolist() == scored
+    assert sel.indices[len(scored) - 1] == failed[1]
+    assert np.all(np.diff(sel.values[: len(scored)]) <= 0) and np.isnan(sel.values[len(scored) :]).all()
+    assert "highest score first" in sel.reason
+
+
+def test_topk_failed_first_puts_every_failed_image_first():
+    records = make_records()
+    sel = TopKSelection(budget=20, failed_first=True).select(records, rng=rng())
     failed = positions(records, "failed")
     assert len(sel) == 20 and set(sel.indices[: len(failed)].tolist()) == failed
     rest = sel.indices[len(failed) :]
@@ -121,6 +140,7 @@ def test_topk_picks_failed_first_then_highest_scores():
     )
     assert rest.tolist() == scored[: len(rest)]
     assert np.all(np.isnan(sel.values[: len(failed)])) and np.all(np.diff(sel.values[len(failed) :]) <= 0)
+    assert f"{len(failed)} failed; failed first" in sel.reason
 
 
 def test_topk_budget_as_fraction_of_the_eligible_pool():
