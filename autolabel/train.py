@@ -30,6 +30,7 @@ from autolabel.views import build_view, load_truth
 from autolabel.yolo_format import DatasetSpec
 from uncertainty.build import build_labeler, save_calibration, settings
 from uncertainty.difficulty import fit_difficulty, plot_job_scores, summarize
+from uncertainty.labeler import UncertaintyLabeler
 
 log = logging.getLogger("autolabel.train")
 
@@ -87,6 +88,28 @@ def evaluate_weights(
     return detector, evaluation
 
 
+def calibrated_labeler(
+    cfg: DictConfig, detector: Detector, val: Sequence[Path], val_truths: Sequence[GroundTruth]
+) -> tuple[UncertaintyLabeler, dict[str, Any]]:
+    """The MC-dropout labeler of ``detector`` (at its ``conf``) with difficulty bands fitted on VAL.
+
+    Returns the labeler and the calibration's summary for a model card (split, cutoffs, band rates).
+    """
+    labeler = build_labeler(detector, cfg.uncertainty)
+    calibration, scored, needs = fit_difficulty(
+        labeler,
+        val,
+        val_truths,
+        levels=tuple(cfg.uncertainty.calibration.levels),
+        min_images=cfg.uncertainty.calibration.min_images,
+        require_split=cfg.uncertainty.calibration.require_split,
+        batch=cfg.label.batch,
+    )
+    labeler.calibration = calibration
+    log.info("difficulty calibration: %s", calibration.reason)
+    return labeler, {"split": "VAL", **summarize(calibration, scored, needs)}
+
+
 def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """The whole train job on a composed config; returns the model card (also written to ``run_dir``)."""
     timer = StageTimer()
@@ -134,20 +157,9 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     labeler, calibration = None, None
     if cfg.uncertainty.enabled:
         with timer("calibrate"):
-            labeler = build_labeler(detector, cfg.uncertainty)
-            calibration, scored, needs = fit_difficulty(
-                labeler,
-                split.val,
-                val_truths,
-                levels=tuple(cfg.uncertainty.calibration.levels),
-                min_images=cfg.uncertainty.calibration.min_images,
-                require_split=cfg.uncertainty.calibration.require_split,
-                batch=cfg.label.batch,
-            )
-            labeler.calibration = calibration
+            labeler, card["uncertainty"] = calibrated_labeler(cfg, detector, split.val, val_truths)
+            calibration = labeler.calibration
             save_calibration(calibration, run_dir)
-            card["uncertainty"] = {"split": "VAL", **summarize(calibration, scored, needs)}
-            log.info("difficulty calibration: %s", calibration.reason)
     if cfg.label_pool:
         with timer("label_pool"):
             pool_dir = run_dir / "data" / "images" / "pool"

@@ -26,20 +26,25 @@ from autolabel.views import view_name
 from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
+from experiments.rounds import check_rounds, run_rounds, summarize_rounds
 from experiments.seed_run import run_seed
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
+# experiment settings a finished run folder may be extended with: more seeds, more rounds
+EXTENDABLE = ("seeds", "rounds", "round_seeds")
 
 
 def check_config(run_dir: Path, cfg: DictConfig) -> None:
     """Refuse to mix results of different settings in one run folder (seeds may be added)."""
     current = OmegaConf.to_container(cfg, resolve=True)
-    current["experiment"].pop("seeds", None)
+    for key in EXTENDABLE:
+        current["experiment"].pop(key, None)
     saved = run_dir / CONFIG_FILE
     if saved.is_file():
         previous = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
-        previous["experiment"].pop("seeds", None)
+        for key in EXTENDABLE:
+            previous["experiment"].pop(key, None)
         if previous != current:
             changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
             raise DataError(
@@ -86,6 +91,13 @@ def pool_scores_and_samples(run_dir: Path, seeds: list[int], per_band: int) -> t
 def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """All seeds (reusing finished ones), the statistics and the report; returns the metrics."""
     check_config(run_dir, cfg)
+    n_rounds, budget = check_rounds(cfg)
+    round_seeds = [int(s) for s in (cfg.experiment.get("round_seeds") or cfg.experiment.seeds)]
+    missing = sorted(set(round_seeds) - {int(s) for s in cfg.experiment.seeds})
+    if n_rounds and missing:
+        raise DataError(
+            f"experiment.round_seeds {missing} are not in experiment.seeds; rounds start from their CAL1"
+        )
     started = time.perf_counter()
     results = []
     for seed in cfg.experiment.seeds:
@@ -99,6 +111,18 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         seed_cfg.seed = int(seed)
         log.info("seed %s: starting", seed)
         results.append(run_seed(seed_cfg, seed_dir))
+    rounds = None
+    if n_rounds:
+        per_seed_rounds = []
+        for seed in round_seeds:
+            seed_cfg = cfg.copy()
+            seed_cfg.seed = seed
+            per_seed_rounds.append(run_rounds(seed_cfg, run_dir / f"seed_{seed}"))
+        rounds = summarize_rounds(per_seed_rounds, budget)
+        rounds["seconds"] = round(
+            sum(r.get("seconds", 0.0) for seed in per_seed_rounds for c in seed.values() for r in c), 2
+        )
+        log.info("rounds: %s", rounds["label_savings"]["explanation"])
     classes = list(results[0]["models"]["CAL1"]["per_class"])
     metrics = {
         "experiment": {
@@ -116,8 +140,12 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         },
         "summary": summary(results, classes),
         "ordering": ordering(results),
-        "rounds": None,
-        "stage_seconds": {**stage_totals(results), "this_run": round(time.perf_counter() - started, 2)},
+        "rounds": rounds,
+        "stage_seconds": {
+            **stage_totals(results),
+            **({"rounds": rounds["seconds"]} if rounds else {}),
+            "this_run": round(time.perf_counter() - started, 2),
+        },
     }
     (run_dir / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2))
     scores, samples = pool_scores_and_samples(

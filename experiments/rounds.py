@@ -1,0 +1,311 @@
+"""Labeling rounds: select ``budget`` pool images, label them, retrain, repeat; uncertainty vs random.
+
+``experiment.rounds=N`` with ``experiment.budget=K``: for each seed, starting from that seed's CAL1 (round
+0, trained on GT1 by :mod:`experiments.seed_run`), two strategies run side by side for N rounds:
+
+- ``uncertainty``: the current model auto-labels the images still in the pool with MC dropout (difficulty
+  bands re-fitted on VAL), and the configured ``selection`` picks K of them (its budget set to K);
+- ``random``: K images drawn uniformly from the images still in the pool.
+
+The simulated annotator labels the picks (the pool's hidden truth), and the next model trains on GT1 plus
+everything labeled so far with the experiment's recipe (warm: fine-tune the strategy's current model for
+``finetune_epochs``; scratch: from the model YAML). Every model is evaluated on the same VAL.
+
+Folder: ``<seed>/rounds/<strategy>/round_<r>/`` holds the ultralytics run, ``weights.pt`` and, last,
+``result.json``; a round with a ``result.json`` is finished and reused, so an interrupted run resumes at
+the next round. The training views live beside CAL1's (``<seed>/cal1/data/``).
+
+Across seeds (:func:`summarize_rounds`): mean and 95% CI of mAP50-95 per round and strategy, and the label
+savings (:func:`label_savings`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from autolabel.detector import Detector
+from autolabel.job import run_label_job
+from autolabel.records import read_records
+from autolabel.split import read_manifest
+from autolabel.train import calibrated_labeler, evaluate_weights, fit, label_meta
+from autolabel.views import build_view, load_truth, view_name
+from autolabel.yolo_format import DataError
+from experiments.seed_run import _fresh, _write_json
+from experiments.selection import RandomSelection
+from experiments.stats import summarize
+
+log = logging.getLogger("experiments.rounds")
+STRATEGIES = ("uncertainty", "random")
+ROUND_METRICS = ("map50_95", "map50", "boost")
+
+
+def check_rounds(cfg: DictConfig) -> tuple[int, int]:
+    """(rounds, budget) from ``cfg.experiment``; DataError naming the setting when they cannot work."""
+    rounds, budget = cfg.experiment.get("rounds", 0) or 0, cfg.experiment.get("budget")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+        raise DataError(f"experiment.rounds must be an int >= 0 (0 = no rounds), got {rounds!r}")
+    if rounds and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise DataError(f"experiment.budget must be an int >= 1 (images per round), got {budget!r}")
+    if rounds and cfg.selection._target_.endswith("RandomSelection"):
+        raise DataError(
+            "experiment.rounds compares the uncertainty selection with random; selection=random would "
+            "compare random with itself: use selection=difficulty or selection=topk"
+        )
+    return rounds, int(budget or 0)
+
+
+def _selector(cfg: DictConfig, strategy: str, budget: int) -> Any:
+    if strategy == "random":
+        return RandomSelection(budget=budget)
+    return instantiate(cfg.selection, budget=budget)
+
+
+def score_pool(
+    cfg: DictConfig,
+    ctx: Mapping[str, Any],
+    weights: Path,
+    threshold: float,
+    images: Sequence[Path],
+    *,
+    tag: str,
+    output: Path,
+) -> list[dict]:
+    """Auto-label ``images`` with ``weights`` at ``threshold`` with MC-dropout uncertainty and difficulty
+    bands fitted on VAL; returns the job's records, keyed by ``view_name`` over ``images``."""
+    split_name = f"pool_{tag}"
+    build_view(
+        {split_name: images},
+        dest=ctx["data"],
+        names=ctx["names"],
+        train=split_name,
+        val="val",
+        with_labels=(),
+        yaml_name=f"{split_name}.yaml",
+    )
+    detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
+    detector.conf = threshold
+    labeler, _ = calibrated_labeler(cfg, detector, ctx["val"], ctx["val_truths"])
+    source = Path(ctx["data"]) / "images" / split_name
+    _fresh(output)
+    run_label_job(
+        predict=labeler,
+        names=detector.names,
+        source=source,
+        output=output,
+        meta=label_meta(detector, source, cfg.uncertainty),
+        batch=cfg.label.batch,
+        threads=cfg.label.threads,
+    )
+    return read_records(output / "predictions.jsonl")
+
+
+def run_round(
+    cfg: DictConfig,
+    *,
+    strategy: str,
+    round_index: int,
+    state: Mapping[str, Any],
+    ctx: Mapping[str, Any],
+    folder: Path,
+) -> dict[str, Any]:
+    """One round of one strategy: select K of the remaining pool, train, evaluate on VAL."""
+    started = time.perf_counter()
+    labeled = [Path(p) for p in state["pool_labeled"]]
+    taken = set(labeled)
+    remaining = [p for p in ctx["pool"] if p not in taken]
+    if not remaining:
+        raise DataError(
+            f"round {round_index} of {strategy}: the pool is used up; lower experiment.rounds or "
+            "experiment.budget"
+        )
+    tag = f"r{round_index}_{strategy}"
+    if strategy == "uncertainty":
+        if round_index == 1 and ctx.get("cal1_records") is not None:
+            records = ctx["cal1_records"]  # CAL1 already labeled the whole pool with uncertainty
+        else:
+            threshold = float(state["operating_threshold"])
+            records = score_pool(
+                cfg, ctx, Path(state["weights"]), threshold, remaining, tag=tag, output=folder / "pool_labels"
+            )
+    else:
+        records = [{"image": view_name(i, p)} for i, p in enumerate(remaining)]
+    seed = int(cfg.seed)
+    rng = np.random.default_rng([seed, 100 + round_index, STRATEGIES.index(strategy)])
+    chosen = _selector(cfg, strategy, ctx["budget"]).select(records, rng=rng)
+    by_key = {view_name(i, p): p for i, p in enumerate(remaining)}
+    picked = [by_key[records[i]["image"]] for i in chosen.indices]
+    images = [*ctx["gt1"], *labeled, *picked]
+    data_yaml = build_view(
+        {tag: images}, dest=ctx["data"], names=ctx["names"], train=tag, val="val", yaml_name=f"{tag}.yaml"
+    )
+    warm = cfg.experiment.train_mode == "warm"
+    weights = fit(
+        cfg,
+        data_yaml,
+        folder,
+        model=str(state["weights"]) if warm else None,
+        epochs=cfg.experiment.finetune_epochs if warm else None,
+    )
+    _, evaluation = evaluate_weights(cfg, weights, ctx["val"], ctx["val_truths"])
+    added_boxes = sum(len(load_truth(p, num_classes=len(ctx["names"]))) for p in picked)
+    return {
+        "strategy": strategy,
+        "round": round_index,
+        "labeled": len(images),
+        "added": len(picked),
+        "added_boxes": int(added_boxes),
+        "reason": chosen.reason,
+        "pool_labeled": [str(p) for p in [*labeled, *picked]],
+        "weights": str(weights),
+        **{key: evaluation[key] for key in (*ROUND_METRICS, "operating_threshold")},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every round of both strategies for ``cfg.seed``, from the finished seed in ``seed_dir``.
+
+    Returns strategy -> the rounds' results, round 0 (CAL1 on GT1) first. Finished rounds are reused.
+    """
+    rounds, budget = check_rounds(cfg)
+    cal1_dir = seed_dir / "cal1"
+    card = json.loads((cal1_dir / "model_card.json").read_text())
+    split = read_manifest(cal1_dir / "manifest.csv")
+    names = card["model"]["classes"]
+    records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
+    pool_keys = [view_name(i, p) for i, p in enumerate(split.pool)]
+    ctx = {
+        "budget": budget,
+        "names": names,
+        "gt1": split.gt1,
+        "pool": split.pool,
+        "val": split.val,
+        "val_truths": [load_truth(p, num_classes=len(names)) for p in split.val],
+        "data": cal1_dir / "data",
+        # round 1 reuses CAL1's pool labels when they cover the pool in its manifest order
+        "cal1_records": records if [r["image"] for r in records] == pool_keys else None,
+    }
+    evaluation = card["evaluation"]
+    start = {
+        "round": 0,
+        "labeled": len(split.gt1),
+        "added": 0,
+        "added_boxes": 0,
+        "pool_labeled": [],
+        "weights": card["model"]["weights"],
+        **{key: evaluation[key] for key in (*ROUND_METRICS, "operating_threshold")},
+    }
+    out: dict[str, list[dict[str, Any]]] = {}
+    for strategy in STRATEGIES:
+        curve = [{**start, "strategy": strategy}]
+        for r in range(1, rounds + 1):
+            folder = seed_dir / "rounds" / strategy / f"round_{r}"
+            done = folder / "result.json"
+            if done.is_file():
+                result = json.loads(done.read_text())
+                if result.get("budget") != budget:
+                    raise DataError(f"{done} was made with another experiment.budget; remove {folder.parent}")
+            else:
+                log.info("seed %s: round %d of %d, %s", cfg.seed, r, rounds, strategy)
+                result = run_round(
+                    cfg, strategy=strategy, round_index=r, state=curve[-1], ctx=ctx, folder=_fresh(folder)
+                )
+                result["budget"] = budget
+                _write_json(done, result)
+                log.info(
+                    "seed %s %s round %d: %d labeled, mAP50-95 %.3f",
+                    cfg.seed,
+                    strategy,
+                    r,
+                    result["labeled"],
+                    result["map50_95"] or 0.0,
+                )
+            curve.append(result)
+        out[strategy] = curve
+    return out
+
+
+def label_savings(
+    labeled: Sequence[float], uncertainty: Sequence[float], random_final: float, random_labeled: float
+) -> dict[str, Any]:
+    """How many labeled images the uncertainty curve needed to reach random's final mAP.
+
+    labeled: (R+1,) labeled images after each round (round 0 = GT1 only); uncertainty: (R+1,) its mean
+    mAP50-95; random_final / random_labeled: random's last mean mAP50-95 and labeled count. The crossing
+    is interpolated linearly between rounds. ``fraction`` = 1 - added_needed / added_by_random (the share
+    of random's added labels saved; None when the curve never reaches the target), ``fraction_needed``
+    its complement; counts exclude GT1, which both strategies start from.
+    """
+    x = np.asarray(labeled, dtype=float)
+    y = np.asarray(uncertainty, dtype=float)
+    base, spent = x[0], float(random_labeled) - float(x[0])
+    needed = math.nan
+    if np.isfinite(random_final) and spent > 0:
+        for i in range(len(x)):
+            if np.isfinite(y[i]) and y[i] >= random_final:
+                if i == 0 or not np.isfinite(y[i - 1]) or y[i] == y[i - 1]:
+                    needed = float(x[i])
+                else:  # crossing between rounds i-1 and i
+                    step = (random_final - y[i - 1]) / (y[i] - y[i - 1])
+                    needed = float(x[i - 1] + step * (x[i] - x[i - 1]))
+                break
+    target = f"random's final mAP50-95 {random_final:.3f} ({random_labeled:.0f} labeled images)"
+    if math.isnan(needed):
+        return {
+            "fraction": None,
+            "fraction_needed": None,
+            "images_needed": None,
+            "explanation": f"The uncertainty strategy did not reach {target} within the rounds run.",
+        }
+    added = needed - base
+    return {
+        "fraction": round(1.0 - added / spent, 4),
+        "fraction_needed": round(added / spent, 4),
+        "images_needed": round(needed, 1),
+        "explanation": (
+            f"The uncertainty strategy reached {target} with {needed:.0f} labeled images: {added:.0f} "
+            f"added to GT1 against random's {spent:.0f}, {added / spent:.0%} of them (interpolated "
+            "between rounds, on the mean curves)."
+        ),
+    }
+
+
+def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget: int) -> dict[str, Any]:
+    """Rounds of every seed -> the report's ``rounds`` entry (mean / CI per round, label savings).
+
+    per_seed: one :func:`run_rounds` result per seed, all with the same number of rounds.
+    """
+    strategies: dict[str, Any] = {}
+    for strategy in STRATEGIES:
+        curves = [seed[strategy] for seed in per_seed]
+        n_rounds = min(len(c) for c in curves)
+        strategies[strategy] = {
+            "labeled": [float(np.mean([c[r]["labeled"] for c in curves])) for r in range(n_rounds)],
+            "added_boxes": [float(np.mean([c[r]["added_boxes"] for c in curves])) for r in range(n_rounds)],
+            **{
+                metric: [summarize([_number(c[r][metric]) for c in curves]) for r in range(n_rounds)]
+                for metric in ROUND_METRICS
+            },
+        }
+    unc, rnd = strategies["uncertainty"], strategies["random"]
+    savings = label_savings(
+        unc["labeled"],
+        [_number(s["mean"]) for s in unc["map50_95"]],
+        _number(rnd["map50_95"][-1]["mean"]),
+        rnd["labeled"][-1],
+    )
+    return {"budget": budget, "seeds": len(per_seed), "strategies": strategies, "label_savings": savings}
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)

@@ -1,0 +1,119 @@
+"""experiments.rounds: label savings and the per-round summary on known numbers; rounds end to end (smoke)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from autolabel.yolo_format import DataError
+from experiments import rounds as rounds_module
+from experiments.gt2_vs_random import run_experiment
+from experiments.rounds import check_rounds, label_savings, summarize_rounds
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def cfg_with(*overrides, demo_root=None):
+    data = [f"data.root={demo_root}"] if demo_root else []
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="gt2_vs_random", overrides=["experiment=smoke", *data, *overrides])
+
+
+def test_label_savings_interpolates_the_crossing():
+    # random ends at 0.18 with 220 labeled (120 added to GT1's 100); uncertainty crosses 0.18 between
+    # 140 (0.15) and 180 (0.20): 140 + 0.6 * 40 = 164 labeled, 64 added = 53.3% of random's 120.
+    out = label_savings([100, 140, 180, 220], [0.10, 0.15, 0.20, 0.22], 0.18, 220)
+    assert out["images_needed"] == pytest.approx(164.0)
+    assert out["fraction_needed"] == pytest.approx(64 / 120, abs=1e-4)
+    assert out["fraction"] == pytest.approx(1 - 64 / 120, abs=1e-4)
+    assert "164 labeled images" in out["explanation"]
+
+
+def test_label_savings_when_never_reached_or_reached_at_once():
+    never = label_savings([100, 140, 180], [0.10, 0.12, 0.13], 0.18, 180)
+    assert never["fraction"] is None and "did not reach" in never["explanation"]
+    at_once = label_savings([100, 140, 180], [0.20, 0.21, 0.22], 0.18, 180)
+    assert at_once["fraction"] == 1.0 and at_once["images_needed"] == 100.0
+    equal_curves = label_savings([100, 140, 180], [0.10, 0.14, 0.18], 0.18, 180)
+    assert equal_curves["fraction"] == pytest.approx(0.0)
+
+
+def _curve(strategy, maps, start=100, step=40):
+    return [
+        {
+            "strategy": strategy,
+            "labeled": start + step * r,
+            "added_boxes": 0 if r == 0 else 90,
+            "map50_95": m,
+            "map50": m * 2,
+            "boost": 1.5,
+        }
+        for r, m in enumerate(maps)
+    ]
+
+
+def test_summarize_rounds_means_cis_and_savings():
+    per_seed = [
+        {
+            "uncertainty": _curve("uncertainty", [0.10, 0.16, 0.20]),
+            "random": _curve("random", [0.10, 0.13, 0.16]),
+        },
+        {
+            "uncertainty": _curve("uncertainty", [0.12, 0.18, 0.22]),
+            "random": _curve("random", [0.12, 0.15, 0.18]),
+        },
+    ]
+    out = summarize_rounds(per_seed, budget=40)
+    unc, rnd = out["strategies"]["uncertainty"], out["strategies"]["random"]
+    assert unc["labeled"] == [100.0, 140.0, 180.0] and out["budget"] == 40 and out["seeds"] == 2
+    assert [s["mean"] for s in unc["map50_95"]] == pytest.approx([0.11, 0.17, 0.21])
+    assert rnd["map50_95"][2]["ci95"][0] < 0.17 < rnd["map50_95"][2]["ci95"][1]
+    # random's final mean 0.17 is reached by uncertainty at round 1 exactly: 40 of 80 added images
+    assert out["label_savings"]["fraction"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["experiment.rounds=-1"], "experiment.rounds"),
+        (["experiment.rounds=2", "experiment.budget=0"], "experiment.budget"),
+        (["experiment.rounds=2", "selection=random"], "selection=random"),
+    ],
+)
+def test_bad_round_settings_are_refused_by_name(overrides, match):
+    with pytest.raises(DataError, match=match):
+        check_rounds(cfg_with(*overrides))
+    assert check_rounds(cfg_with()) == (0, 40)
+
+
+@pytest.mark.slow
+def test_rounds_end_to_end_and_resume(tmp_path, demo_spec, monkeypatch):
+    overrides = ["experiment.seeds=[0]", "experiment.rounds=2", "experiment.budget=4", "trainer.epochs=3"]
+    cfg = cfg_with(*overrides, demo_root=demo_spec.root)
+    metrics = run_experiment(cfg, tmp_path)
+    rounds = metrics["rounds"]
+    for strategy in ("uncertainty", "random"):
+        curve = rounds["strategies"][strategy]
+        assert curve["labeled"] == [16.0, 20.0, 24.0] and len(curve["map50_95"]) == 3
+        results = [
+            json.loads((tmp_path / "seed_0" / "rounds" / strategy / f"round_{r}" / "result.json").read_text())
+            for r in (1, 2)
+        ]
+        first, second = (set(r["pool_labeled"]) for r in results)
+        assert len(first) == 4 and len(second) == 8 and first < second  # each round adds new pool images
+    assert (tmp_path / "seed_0" / "rounds" / "uncertainty" / "round_2" / "pool_labels").is_dir()
+    assert "rounds" in metrics["stage_seconds"]
+    report = (tmp_path / "report.md").read_text()
+    assert "## Rounds" in report and (tmp_path / "rounds.png").is_file()
+
+    (tmp_path / "seed_0" / "rounds" / "random" / "round_2" / "result.json").unlink()  # interrupted
+    calls = []
+    real = rounds_module.run_round
+    monkeypatch.setattr(
+        rounds_module,
+        "run_round",
+        lambda cfg, **kw: calls.append((kw["strategy"], kw["round_index"])) or real(cfg, **kw),
+    )
+    run_experiment(cfg_with(*overrides, demo_root=demo_spec.root), tmp_path)
+    assert calls == [("random", 2)]
