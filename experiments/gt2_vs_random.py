@@ -31,8 +31,8 @@ from experiments.seed_run import run_seed
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
-# experiment settings a finished run folder may be extended with: more seeds, more rounds
-EXTENDABLE = ("seeds", "rounds", "round_seeds")
+# settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget)
+EXTENDABLE = ("seeds", "rounds", "budget", "round_seeds")
 
 
 def check_config(run_dir: Path, cfg: DictConfig) -> None:

@@ -31,7 +31,7 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
               "map50_95" | "map50" | "boost": P, "per_class": {name: {"ap50_95" | "boost": P}}}}},
       "rounds": None | {"budget": int, "strategies": {"uncertainty" | "random": {
                             "labeled": [int per round], "map50_95": [S per round]}},
-                        "label_savings": {"fraction": f | None, "explanation": str}},
+                        "label_savings": {"fraction": f | None, "explanation": str}},  # see rounds.py
       "stage_seconds": {"total": f, stage: f},
     }
 
@@ -335,7 +335,7 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
     lines += _table(header, rows)
     savings = rounds.get("label_savings") or {}
     fraction = number(savings.get("fraction"))
-    saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% fewer labeled images"
+    saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% fewer labeled pool images than random"
     lines += [f"Label savings: {saved}. {savings.get('explanation', '')}".rstrip(), ""]
     return [*lines, *_figure(drawn, "rounds.png", "mAP50-95 vs labeled images per strategy")]
 

@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from autolabel.yolo_format import DataError
 from experiments import gt2_vs_random
 from experiments.gt2_vs_random import run_experiment
+from experiments.more_epochs import main, more_epochs
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -85,3 +86,13 @@ def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_spec):
     run_dir, _ = smoke_run
     with pytest.raises(DataError, match="other settings"):
         run_experiment(smoke_cfg(demo_spec, "trainer.epochs=4"), run_dir)
+
+
+def test_more_epochs_baseline_fine_tunes_cal1_on_gt1_alone(smoke_run, capsys):
+    run_dir, _ = smoke_run
+    main([str(run_dir), "--seeds", "0"])
+    assert (run_dir / "seed_0" / "more_epochs" / "weights.pt").is_file()
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("seed 0 mAP50-95: CAL1 ") and "GT1 + more epochs" in line
+    with pytest.raises(DataError, match="seed_7"):
+        more_epochs(run_dir, 7)

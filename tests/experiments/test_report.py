@@ -221,7 +221,7 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
     for c in CLASSES:
         assert f"| {c} |" in per_class
         assert f"boxes of {c}" in text
-    assert "Label savings: 25% fewer labeled images" in text
+    assert "Label savings: 25% fewer labeled pool images than random" in text
     assert "x" in text.split("## Overall", 1)[1].split("\n## ", 1)[0]  # boosts as "1.23x"
 
 

@@ -84,7 +84,7 @@ def test_summarize_rounds_means_cis_and_savings():
 def test_bad_round_settings_are_refused_by_name(overrides, match):
     with pytest.raises(DataError, match=match):
         check_rounds(cfg_with(*overrides))
-    assert check_rounds(cfg_with()) == (0, 40)
+    assert check_rounds(cfg_with()) == (0, 42)
 
 
 @pytest.mark.slow
@@ -117,3 +117,6 @@ def test_rounds_end_to_end_and_resume(tmp_path, demo_spec, monkeypatch):
     )
     run_experiment(cfg_with(*overrides, demo_root=demo_spec.root), tmp_path)
     assert calls == [("random", 2)]
+    other_budget = [*overrides[:-2], "experiment.budget=5", "trainer.epochs=3"]
+    with pytest.raises(DataError, match="another experiment.budget"):
+        run_experiment(cfg_with(*other_budget, demo_root=demo_spec.root), tmp_path)

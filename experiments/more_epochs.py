@@ -1,0 +1,65 @@
+"""How much of CONTROL's and CAL2's gain is training rather than labels? A no-new-labels baseline.
+
+``python -m experiments.more_epochs runs/gt2_vs_random/demo --seeds 0 1`` fine-tunes each seed's CAL1 on
+GT1 alone with the experiment's warm recipe (``experiment.finetune_epochs``) and prints its VAL figures
+beside CAL1, CONTROL and CAL2 from the seed's ``result.json``. The runs go to ``<seed>/more_epochs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from autolabel.split import read_manifest
+from autolabel.train import evaluate_weights, fit
+from autolabel.views import load_truth
+from autolabel.yolo_format import DataError
+from experiments.gt2_vs_random import CONFIG_FILE
+from experiments.seed_run import _fresh
+
+
+def more_epochs(run_dir: Path, seed: int) -> dict[str, Any]:
+    """VAL figures of seed ``seed``'s CAL1 fine-tuned on GT1 only, beside the seed's three models."""
+    seed_dir = run_dir / f"seed_{seed}"
+    done = seed_dir / "result.json"
+    if not done.is_file():
+        raise DataError(f"{done} is missing: run the experiment for seed {seed} first")
+    cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+    cfg.seed = seed
+    card = json.loads((seed_dir / "cal1" / "model_card.json").read_text())
+    split = read_manifest(seed_dir / "cal1" / "manifest.csv")
+    weights = fit(
+        cfg,
+        seed_dir / "cal1" / "data" / "data.yaml",  # train: GT1, val: VAL
+        _fresh(seed_dir / "more_epochs"),
+        model=card["model"]["weights"],
+        epochs=cfg.experiment.finetune_epochs,
+    )
+    names = card["model"]["classes"]
+    truths = [load_truth(p, num_classes=len(names)) for p in split.val]
+    _, evaluation = evaluate_weights(cfg, weights, split.val, truths)
+    models = json.loads(done.read_text())["models"]
+    row = {name: models[name]["map50_95"] for name in ("CAL1", "CONTROL", "CAL2")}
+    return {"seed": seed, "GT1_more_epochs": evaluation["map50_95"], **row, "boost": evaluation["boost"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="an experiment's run folder (runs/gt2_vs_random/<name>)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    args = parser.parse_args(argv)
+    for seed in args.seeds:
+        r = more_epochs(args.run_dir, seed)
+        print(
+            f"seed {seed} mAP50-95: CAL1 {r['CAL1']:.3f}, GT1 + more epochs {r['GT1_more_epochs']:.3f}, "
+            f"CONTROL {r['CONTROL']:.3f}, CAL2 {r['CAL2']:.3f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
