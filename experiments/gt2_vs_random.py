@@ -20,14 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
-from autolabel.records import json_safe, read_records
+from autolabel.records import read_records
 from autolabel.split import read_manifest
 from autolabel.views import view_name
 from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import run_seed
+from experiments.seed_run import run_seed, write_json
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
@@ -147,7 +147,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "this_run": round(time.perf_counter() - started, 2),
         },
     }
-    (run_dir / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2))
+    write_json(run_dir / "metrics.json", metrics)
     scores, samples = pool_scores_and_samples(
         run_dir, metrics["experiment"]["seeds"], cfg.experiment.samples_per_band
     )

@@ -19,7 +19,7 @@ from autolabel.train import evaluate_weights, fit
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from experiments.gt2_vs_random import CONFIG_FILE
-from experiments.seed_run import _fresh
+from experiments.seed_run import fresh_folder
 
 
 def more_epochs(run_dir: Path, seed: int) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def more_epochs(run_dir: Path, seed: int) -> dict[str, Any]:
     weights = fit(
         cfg,
         seed_dir / "cal1" / "data" / "data.yaml",  # train: GT1, val: VAL
-        _fresh(seed_dir / "more_epochs"),
+        fresh_folder(seed_dir / "more_epochs"),
         model=card["model"]["weights"],
         epochs=cfg.experiment.finetune_epochs,
     )

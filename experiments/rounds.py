@@ -40,7 +40,7 @@ from autolabel.split import read_manifest
 from autolabel.train import calibrated_labeler, evaluate_weights, fit, label_meta
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError
-from experiments.seed_run import _fresh, _write_json
+from experiments.seed_run import fresh_folder, write_json
 from experiments.selection import RandomSelection
 from experiments.stats import summarize
 
@@ -96,7 +96,7 @@ def score_pool(
     detector.conf = threshold
     labeler, _ = calibrated_labeler(cfg, detector, ctx["val"], ctx["val_truths"])
     source = Path(ctx["data"]) / "images" / split_name
-    _fresh(output)
+    fresh_folder(output)
     run_label_job(
         predict=labeler,
         names=detector.names,
@@ -218,10 +218,15 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
             else:
                 log.info("seed %s: round %d of %d, %s", cfg.seed, r, rounds, strategy)
                 result = run_round(
-                    cfg, strategy=strategy, round_index=r, state=curve[-1], ctx=ctx, folder=_fresh(folder)
+                    cfg,
+                    strategy=strategy,
+                    round_index=r,
+                    state=curve[-1],
+                    ctx=ctx,
+                    folder=fresh_folder(folder),
                 )
                 result["budget"] = budget
-                _write_json(done, result)
+                write_json(done, result)
                 log.info(
                     "seed %s %s round %d: %d labeled, mAP50-95 %.3f",
                     cfg.seed,

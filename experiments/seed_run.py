@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
 from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
 from autolabel.views import build_view, load_truth, view_name
+from autolabel.yolo_format import write_text_atomic
 from experiments.selection import Selection, composition, random_control
 
 log = logging.getLogger("experiments.seed_run")
@@ -79,7 +79,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     timer = StageTimer()
     seed = int(cfg.seed)
     with timer("cal1"):
-        card = train_and_card(cfg, _fresh(seed_dir / "cal1"))
+        card = train_and_card(cfg, fresh_folder(seed_dir / "cal1"))
     cal1_dir = seed_dir / "cal1"
     split = read_manifest(cal1_dir / "manifest.csv")
     names = card["model"]["classes"]
@@ -99,7 +99,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,
         }
-        _write_json(seed_dir / "selection.json", selection)
+        write_json(seed_dir / "selection.json", selection)
         log.info("seed %d: GT2 %s; CONTROL %d random images", seed, gt2.reason, len(control_paths))
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
     models = {"CAL1": model_summary(card["evaluation"], split.gt1, len(names))}
@@ -119,7 +119,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             weights = fit(
                 cfg,
                 data_yaml,
-                _fresh(seed_dir / key),
+                fresh_folder(seed_dir / key),
                 model=card["model"]["weights"] if warm else None,
                 epochs=cfg.experiment.finetune_epochs if warm else None,
             )
@@ -134,11 +134,11 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             evaluation["boost"] or 0,
         )
     result = {"seed": seed, "models": models, "selection": selection, "stage_seconds": timer.seconds}
-    _write_json(seed_dir / "result.json", result)
+    write_json(seed_dir / "result.json", result)
     return result
 
 
-def _fresh(folder: Path) -> Path:
+def fresh_folder(folder: Path) -> Path:
     """An empty folder: an interrupted seed's leftovers are cleared before it is redone."""
     if folder.exists():
         shutil.rmtree(folder)
@@ -146,8 +146,6 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     """Strict JSON (nan -> null), written atomically."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(json_safe(data), indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(json_safe(data), indent=2))
