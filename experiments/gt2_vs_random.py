@@ -27,12 +27,16 @@ from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import run_seed, write_json
+from experiments.seed_run import check_control, run_seed, write_json
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
-# settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget)
-EXTENDABLE = ("seeds", "rounds", "budget", "round_seeds")
+# settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget),
+# and where CAL1 comes from (a lent CAL1 is checked to have the same settings)
+EXTENDABLE = ("seeds", "rounds", "budget", "round_seeds", "cal1_from")
+# experiment keys added after runs were made, with the value those runs used: a folder saved before a key
+# existed matches a config that has the key at that value
+ADDED_KEYS = {"control": "size"}
 
 
 def check_config(run_dir: Path, cfg: DictConfig) -> None:
@@ -45,6 +49,8 @@ def check_config(run_dir: Path, cfg: DictConfig) -> None:
         previous = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
         for key in EXTENDABLE:
             previous["experiment"].pop(key, None)
+        for key, value in ADDED_KEYS.items():
+            previous["experiment"].setdefault(key, value)
         if previous != current:
             changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
             raise DataError(
@@ -91,6 +97,7 @@ def pool_scores_and_samples(run_dir: Path, seeds: list[int], per_band: int) -> t
 def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """All seeds (reusing finished ones), the statistics and the report; returns the metrics."""
     check_config(run_dir, cfg)
+    control = check_control(cfg)
     n_rounds, budget = check_rounds(cfg)
     round_seeds = [int(s) for s in (cfg.experiment.get("round_seeds") or cfg.experiment.seeds)]
     missing = sorted(set(round_seeds) - {int(s) for s in cfg.experiment.seeds})
@@ -129,6 +136,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "name": cfg.experiment.name,
             "seeds": [int(s) for s in cfg.experiment.seeds],
             "selection": cfg.selection._target_.rsplit(".", 1)[-1],
+            "control": control,
             "train_mode": cfg.experiment.train_mode,
             "epochs": cfg.trainer.epochs,
             "finetune_epochs": cfg.experiment.finetune_epochs,

@@ -13,7 +13,7 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
 
     metrics = {
       "experiment": {"name": str, "seeds": [int], "selection": str, "train_mode": "scratch" | "warm",
-                     "epochs": int, "dataset": str},
+                     "control": "size" | "cost", "epochs": int, "dataset": str},
       "classes": [str],                                           # C class names
       "per_seed": {"<seed>": {
           "models": {"CAL1" | "CONTROL" | "CAL2": {
@@ -31,6 +31,7 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
               "map50_95" | "map50" | "boost": P, "per_class": {name: {"ap50_95" | "boost": P}}}}},
       "rounds": None | {"budget": int, "strategies": {"uncertainty" | "random": {
                             "labeled": [int per round], "map50_95": [S per round]}},
+                        "paired_map50_95": [P per round],  # uncertainty - random, paired by seed
                         "label_savings": {"fraction": f | None, "explanation": str}},  # see rounds.py
       "stage_seconds": {"total": f, stage: f},
     }
@@ -43,14 +44,28 @@ the prose shows them in points (x100, 1 decimal), tables with 3 decimals; boosts
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
-from functools import partial
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from experiments import plots
 from experiments.plots import MODELS, SAMPLE_BANDS, SampleImage, ci_bounds, number
+from experiments.report_format import (
+    cell,
+    count,
+    decimal,
+    format_number,
+    get,
+    hours,
+    mean_count,
+    n_values,
+    points,
+    ratio,
+    seed_mean,
+    table,
+    table_fmt,
+)
 
 __all__ = ["SampleImage", "verdict_sentence", "write_report"]
 
@@ -65,76 +80,6 @@ METRIC_NAMES = {
 }
 TRAIN_KEYS = ("n_train_images", "n_train_boxes", "operating_threshold")
 FIGURES = ("per_class_pr.png", "boost.png", "pool_scores.png", "samples.png", "rounds.png")
-
-
-# --- number formatting ------------------------------------------------------------------------------
-def _fmt(value: object, *, scale: float, digits: int, unit: str = "", signed: bool = False) -> str:
-    x = number(value)
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return ("+inf" if signed else "inf") if x > 0 else "-inf"
-    return f"{x * scale:{'+' if signed else ''}.{digits}f}{unit}"
-
-
-_points = partial(_fmt, scale=100.0, digits=1)  # a fraction in points (x100), for prose
-_decimal = partial(_fmt, scale=1.0, digits=3)  # a fraction, for tables
-_ratio = partial(_fmt, scale=1.0, digits=2, unit="x")  # a boost or boost difference: "1.23x"
-_count = partial(_fmt, scale=1.0, digits=1)  # a mean count or seconds
-
-
-def _table_fmt(metric: str) -> Callable[..., str]:
-    return _ratio if metric == "boost" else _decimal
-
-
-def _n(stat: Mapping | None) -> int:
-    n = number((stat or {}).get("n"))
-    return int(n) if math.isfinite(n) else 0
-
-
-def _cell(stat: Mapping | None, fmt: Callable[..., str], *, signed: bool = False, spread: bool = True) -> str:
-    """ "mean ± std [lo, hi]" of a statistic; "(one seed)" in place of a CI when n < 2."""
-    if not stat:
-        return "n/a"
-    text = fmt(stat.get("mean"), signed=signed)
-    if _n(stat) < 2:
-        return f"{text} (one seed)" if text != "n/a" else text
-    if spread:
-        text += f" ± {fmt(stat.get('std'))}"
-    lo, hi = ci_bounds(stat)
-    return f"{text} [{fmt(lo, signed=signed)}, {fmt(hi, signed=signed)}]"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows), ""]
-
-
-def _get(tree: Mapping | None, *keys: str) -> object:
-    """``tree[k0][k1]...``, None where any level is missing or not a mapping."""
-    for key in keys:
-        if not isinstance(tree, Mapping):
-            return None
-        tree = tree.get(key)
-    return tree
-
-
-def _seed_mean(items: Sequence[Mapping], *keys: str) -> float:
-    """Mean of ``item[k0][k1]...`` over the items where it is a number, nan where it is in none."""
-    values = [number(_get(item, *keys)) for item in items]
-    values = [v for v in values if not math.isnan(v)]
-    return sum(values) / len(values) if values else math.nan
-
-
-def _mean_count(items: Sequence[Mapping], *keys: str) -> str:
-    return _count(_seed_mean(items, *keys))
-
-
-def _hours(items: Sequence[Mapping], key: str) -> str:
-    seconds = _seed_mean(items, key, "label_seconds")
-    return "n/a" if math.isnan(seconds) else f"{seconds / 3600:.2f}"
 
 
 # --- verdict ----------------------------------------------------------------------------------------
@@ -154,13 +99,13 @@ def verdict_sentence(pair: str, metric: str, stat: Mapping | None) -> str:
     """One plain-language sentence on the paired difference ``stat`` (a P) of ``pair`` = "A-B"."""
     a, b = pair.split("-")
     name = METRIC_NAMES[metric]
-    fmt = _ratio if metric == "boost" else _points
+    fmt = ratio if metric == "boost" else points
     unit = "" if metric == "boost" else " points"
     mean = number((stat or {}).get("mean"))
     if not stat or math.isnan(mean):
         return f"{a} vs {b} in {name}: n/a (no paired values)."
     delta = f"{fmt(mean, signed=True)}{unit}"
-    n = _n(stat)
+    n = n_values(stat)
     lo, hi = ci_bounds(stat)
     if n < 2:
         return f"{a} vs {b} in {name}: {delta} (one seed: no confidence interval), so no significance claim."
@@ -178,8 +123,8 @@ def verdict_sentence(pair: str, metric: str, stat: Mapping | None) -> str:
 
 def _ordering_sentence(metrics: Mapping, metric: str) -> str:
     """Whether CAL1 < CONTROL < CAL2 held in the means and in how many seeds."""
-    fmt = _ratio if metric == "boost" else _points
-    means = [number(_get(metrics, "summary", "models", m, metric, "mean")) for m in MODELS]
+    fmt = ratio if metric == "boost" else points
+    means = [number(get(metrics, "summary", "models", m, metric, "mean")) for m in MODELS]
     shown = ", ".join(f"{m} {fmt(v)}" for m, v in zip(MODELS, means, strict=True))
     if any(math.isnan(v) for v in means):
         in_means = "cannot be checked in the means"
@@ -188,7 +133,7 @@ def _ordering_sentence(metrics: Mapping, metric: str) -> str:
         in_means += " in the means"
     held = defined = 0
     for seed in (metrics.get("per_seed") or {}).values():
-        v = [number(_get(seed, "models", m, metric)) for m in MODELS]
+        v = [number(get(seed, "models", m, metric)) for m in MODELS]
         if not any(math.isnan(x) for x in v):
             defined += 1
             held += v[0] < v[1] < v[2]
@@ -211,12 +156,16 @@ def _setup(metrics: Mapping) -> list[str]:
         else ""
     )
     seed_list = ", ".join(map(str, seeds)) or "none"
+    matched = "as many images as GT2"
+    if exp.get("control") == "cost":
+        matched = "the same hand-labeling time as GT2 (cost model)"
     return [
         f"# Experiment report: {exp.get('name', 'unnamed')}",
         "",
         f"Dataset {exp.get('dataset', 'n/a')}; {len(seeds)} seed(s) ({seed_list}); selection rule {rule}; "
         f"train mode {exp.get('train_mode', 'n/a')}; {exp.get('epochs', 'n/a')} epochs. "
-        "Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw, CAL2 on GT1 plus GT2; all "
+        f"Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw with {matched}, CAL2 "
+        "on GT1 plus GT2; all "
         "three are evaluated on the same VAL set, so differences are paired by seed. Intervals are 95% "
         f"confidence intervals over seeds.{one}",
         "",
@@ -224,10 +173,10 @@ def _setup(metrics: Mapping) -> list[str]:
 
 
 def _verdict(metrics: Mapping) -> list[str]:
-    paired = _get(metrics, "summary", "paired") or {}
+    paired = get(metrics, "summary", "paired") or {}
     lines = ["## Verdict", ""]
     for pair, metric in (("CAL2-CONTROL", "map50_95"), ("CAL2-CONTROL", "boost"), ("CAL2-CAL1", "map50_95")):
-        lines.append(f"- {verdict_sentence(pair, metric, _get(paired, pair, metric))}")
+        lines.append(f"- {verdict_sentence(pair, metric, get(paired, pair, metric))}")
     lines += [f"- {_ordering_sentence(metrics, m)}" for m in ("map50_95", "boost")]
     return [*lines, ""]
 
@@ -238,80 +187,80 @@ def _figure(drawn: Collection[str], name: str, alt: str) -> list[str]:
 
 
 def _overall(metrics: Mapping, drawn: Collection[str]) -> list[str]:
-    models = _get(metrics, "summary", "models") or {}
+    models = get(metrics, "summary", "models") or {}
     cols = ("map50_95", "map50", "precision", "recall", "boost")
-    rows = [[m, *(_cell(_get(models, m, c), _table_fmt(c)) for c in cols)] for m in MODELS]
+    rows = [[m, *(cell(get(models, m, c), table_fmt(c)) for c in cols)] for m in MODELS]
     lines = ["## Overall (VAL, mean ± std [95% CI] over seeds)", ""]
-    lines += _table(["model", *(METRIC_NAMES[c] for c in cols)], rows)
+    lines += table(["model", *(METRIC_NAMES[c] for c in cols)], rows)
     per_seed = list((metrics.get("per_seed") or {}).values())
     train = []
     for m in MODELS:
-        images, boxes, threshold = (_seed_mean(per_seed, "models", m, k) for k in TRAIN_KEYS)
-        train.append([m, _count(images), _count(boxes), _decimal(threshold)])
+        images, boxes, threshold = (seed_mean(per_seed, "models", m, k) for k in TRAIN_KEYS)
+        train.append([m, count(images), count(boxes), decimal(threshold)])
     header = ["model", "train images (mean)", "train boxes (mean)", "operating threshold (mean)"]
-    return [*lines, *_table(header, train), *_figure(drawn, "boost.png", "Boost and mAP50-95 per model")]
+    return [*lines, *table(header, train), *_figure(drawn, "boost.png", "Boost and mAP50-95 per model")]
 
 
 def _paired(metrics: Mapping) -> list[str]:
-    paired = _get(metrics, "summary", "paired") or {}
+    paired = get(metrics, "summary", "paired") or {}
     rows = []
     for pair in PAIRS:
         for metric in ("map50_95", "map50", "boost"):
-            stat = _get(paired, pair, metric) or {}
-            fmt = _table_fmt(metric)
+            stat = get(paired, pair, metric) or {}
+            fmt = table_fmt(metric)
             lo, hi = ci_bounds(stat)
-            has_ci = _n(stat) >= 2 and not (math.isnan(lo) or math.isnan(hi))
+            has_ci = n_values(stat) >= 2 and not (math.isnan(lo) or math.isnan(hi))
             ci = f"[{fmt(lo, signed=True)}, {fmt(hi, signed=True)}]" if has_ci else "n/a"
             direction = _significant_direction(stat)
             sig = ("yes (a<b)" if direction == "a<b" else "yes (a>b)") if direction else "no"
             row = [pair, METRIC_NAMES[metric], fmt(stat.get("mean"), signed=True), fmt(stat.get("std"))]
-            rows.append([*row, ci, str(_n(stat)), sig if has_ci else "n/a"])
+            rows.append([*row, ci, str(n_values(stat)), sig if has_ci else "n/a"])
     return [
         "## Paired differences (a - b, per seed)",
         "",
-        *_table(["a-b", "metric", "mean", "std", "95% CI", "seeds", "significant"], rows),
+        *table(["a-b", "metric", "mean", "std", "95% CI", "seeds", "significant"], rows),
     ]
 
 
 def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     classes = list(metrics.get("classes") or [])
-    models = _get(metrics, "summary", "models") or {}
-    paired = _get(metrics, "summary", "paired", "CAL2-CONTROL", "per_class") or {}
+    models = get(metrics, "summary", "models") or {}
+    paired = get(metrics, "summary", "paired", "CAL2-CONTROL", "per_class") or {}
     lines = ["## Per class (mean [95% CI] over seeds)", ""]
     for metric in ("ap50_95", "boost"):
-        fmt = _table_fmt(metric)
+        fmt = table_fmt(metric)
         rows = []
         for c in classes:
-            cells = [_cell(_get(models, m, "per_class", c, metric), fmt, spread=False) for m in MODELS]
-            diff = _get(paired, c, metric)
+            cells = [cell(get(models, m, "per_class", c, metric), fmt, spread=False) for m in MODELS]
+            diff = get(paired, c, metric)
             mark = " (significant)" if _significant_direction(diff or {}) else ""
-            rows.append([c, *cells, _cell(diff, fmt, signed=True, spread=False) + mark])
-        lines += [f"{METRIC_NAMES[metric]}:", "", *_table(["class", *MODELS, "CAL2 - CONTROL"], rows)]
+            rows.append([c, *cells, cell(diff, fmt, signed=True, spread=False) + mark])
+        lines += [f"{METRIC_NAMES[metric]}:", "", *table(["class", *MODELS, "CAL2 - CONTROL"], rows)]
     return [*lines, *_figure(drawn, "per_class_pr.png", "Per-class precision and recall per model")]
 
 
 def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
     lines = ["## What was selected (mean over seeds)", ""]
-    pool = [[b, _mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
-    lines += ["Pool composition by band:", "", *_table(["band", "pool images"], pool)]
+    pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
+    lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
     rows = [
-        ["images", *(_mean_count(sel, k, "n") for k in ("gt2", "control"))],
-        ["boxes", *(_mean_count(sel, k, "boxes") for k in ("gt2", "control"))],
-        ["hand-label hours (cost model)", *(_hours(sel, k) for k in ("gt2", "control"))],
+        ["images", *(mean_count(sel, k, "n") for k in ("gt2", "control"))],
+        ["boxes", *(mean_count(sel, k, "boxes") for k in ("gt2", "control"))],
+        ["hand-label hours (cost model)", *(hours(sel, k) for k in ("gt2", "control"))],
     ]
     rows += [
-        [f"band: {b}", *(_mean_count(sel, k, "bands", b) for k in ("gt2", "control"))] for b in SAMPLE_BANDS
+        [f"band: {b}", *(mean_count(sel, k, "bands", b) for k in ("gt2", "control"))] for b in SAMPLE_BANDS
     ]
     classes = list(metrics.get("classes") or [])
     rows += [
-        [f"boxes of {c}", *(_mean_count(sel, k, "class_boxes", c) for k in ("gt2", "control"))]
+        [f"boxes of {c}", *(mean_count(sel, k, "class_boxes", c) for k in ("gt2", "control"))]
         for c in classes
     ]
     lines += [
         "GT2 (uncertainty selection) vs CONTROL (random draw):",
         "",
-        *_table(["", "GT2", "CONTROL"], rows),
+        *table(["", "GT2", "CONTROL"], rows),
     ]
     reasons = sorted({str(s["reason"]) for s in sel if s.get("reason")})
     lines += [f"Selection note: {r}" for r in reasons] + ([""] if reasons else [])
@@ -324,15 +273,21 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
     lines = ["## Rounds", "", f"Budget per round: {rounds.get('budget', 'n/a')} images.", ""]
     n_rounds = max((len(s.get("labeled") or []) for s in strategies.values()), default=0)
     header = ["round", *(f"{name}: {col}" for name in strategies for col in ("labeled", "mAP50-95"))]
+    paired = list(rounds.get("paired_map50_95") or [])
+    header += ["uncertainty - random (paired)", "significant"] if paired else []
     rows = []
     for r in range(n_rounds):
         row = [str(r)]
         for s in strategies.values():
             labeled, stats = list(s.get("labeled") or []), list(s.get("map50_95") or [])
             row.append(str(labeled[r]) if r < len(labeled) else "n/a")
-            row.append(_cell(stats[r], _decimal, spread=False) if r < len(stats) else "n/a")
+            row.append(cell(stats[r], decimal, spread=False) if r < len(stats) else "n/a")
+        if paired:
+            stat = paired[r] if r < len(paired) else {}
+            significant = "yes" if _significant_direction(stat) else "no"
+            row += [cell(stat, decimal, signed=True, spread=False), significant]
         rows.append(row)
-    lines += _table(header, rows)
+    lines += table(header, rows)
     savings = rounds.get("label_savings") or {}
     fraction = number(savings.get("fraction"))
     saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% fewer labeled pool images than random"
@@ -348,20 +303,20 @@ def _time(metrics: Mapping) -> list[str]:
         v = np.array([number(s.get(stage)) for s in per_seed], dtype=float)
         v = v[np.isfinite(v)]
         stats = (v.mean(), v.min(), v.max()) if v.size else (math.nan,) * 3
-        rows.append([stage, *map(_count, stats)])
-    lines = ["## Time (seconds)", "", *_table(["stage", "mean per seed", "min", "max"], rows)]
+        rows.append([stage, *map(count, stats)])
+    lines = ["## Time (seconds)", "", *table(["stage", "mean per seed", "min", "max"], rows)]
     overall = metrics.get("stage_seconds") or {}
     total = number(overall.get("total"))
-    lines.append(f"Total: {_count(total)} s ({_fmt(total, scale=1 / 60, digits=1)} min).")
-    others = [f"{k} {_count(v)} s" for k, v in overall.items() if k != "total"]
+    lines.append(f"Total: {count(total)} s ({format_number(total, scale=1 / 60, digits=1)} min).")
+    others = [f"{k} {count(v)} s" for k, v in overall.items() if k != "total"]
     return [*lines, *([f"Other stages: {', '.join(others)}."] if others else []), ""]
 
 
 # --- entry point ------------------------------------------------------------------------------------
 def _has_per_class(metrics: Mapping) -> bool:
-    models = _get(metrics, "summary", "models") or {}
+    models = get(metrics, "summary", "models") or {}
     return any(
-        math.isfinite(number(_get(models, m, "per_class", c, k, "mean")))
+        math.isfinite(number(get(models, m, "per_class", c, k, "mean")))
         for m in MODELS
         for c in metrics.get("classes") or []
         for k in ("precision", "recall")
@@ -369,9 +324,9 @@ def _has_per_class(metrics: Mapping) -> bool:
 
 
 def _has_model_stats(metrics: Mapping) -> bool:
-    models = _get(metrics, "summary", "models") or {}
+    models = get(metrics, "summary", "models") or {}
     return any(
-        math.isfinite(number(_get(models, m, k, "mean"))) for m in MODELS for k in ("boost", "map50_95")
+        math.isfinite(number(get(models, m, k, "mean"))) for m in MODELS for k in ("boost", "map50_95")
     )
 
 
@@ -391,9 +346,9 @@ def write_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    models = _get(metrics, "summary", "models") or {}
+    models = get(metrics, "summary", "models") or {}
     rounds = metrics.get("rounds")
-    strategies = _get(rounds, "strategies")
+    strategies = get(rounds, "strategies")
     paths = {name: out_dir / name for name in FIGURES}
     for path in paths.values():
         path.unlink(missing_ok=True)

@@ -16,7 +16,8 @@ Folder: ``<seed>/rounds/<strategy>/round_<r>/`` holds the ultralytics run, ``wei
 the next round. The training views live beside CAL1's (``<seed>/cal1/data/``).
 
 Across seeds (:func:`summarize_rounds`): mean and 95% CI of mAP50-95 per round and strategy, and the label
-savings (:func:`label_savings`).
+savings (:func:`label_savings`), and the paired difference uncertainty - random of mAP50-95 per round
+(paired by seed: both strategies start from the same CAL1).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError
 from experiments.seed_run import fresh_folder, write_json
 from experiments.selection import RandomSelection
-from experiments.stats import summarize
+from experiments.stats import paired_difference, summarize
 
 log = logging.getLogger("experiments.rounds")
 STRATEGIES = ("uncertainty", "random")
@@ -289,6 +290,8 @@ def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget
     """Rounds of every seed -> the report's ``rounds`` entry (mean / CI per round, label savings).
 
     per_seed: one :func:`run_rounds` result per seed, all with the same number of rounds.
+    ``paired_map50_95``: per round, :func:`~experiments.stats.paired_difference` of uncertainty - random
+    mAP50-95 over seeds (round 0 is CAL1 for both, so its difference is 0).
     """
     strategies: dict[str, Any] = {}
     for strategy in STRATEGIES:
@@ -303,13 +306,27 @@ def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget
             },
         }
     unc, rnd = strategies["uncertainty"], strategies["random"]
+    n_paired = min(len(seed[s]) for seed in per_seed for s in STRATEGIES)
+    paired = [
+        paired_difference(
+            [_number(seed["uncertainty"][r]["map50_95"]) for seed in per_seed],
+            [_number(seed["random"][r]["map50_95"]) for seed in per_seed],
+        )
+        for r in range(n_paired)
+    ]
     savings = label_savings(
         unc["labeled"],
         [_number(s["mean"]) for s in unc["map50_95"]],
         _number(rnd["map50_95"][-1]["mean"]),
         rnd["labeled"][-1],
     )
-    return {"budget": budget, "seeds": len(per_seed), "strategies": strategies, "label_savings": savings}
+    return {
+        "budget": budget,
+        "seeds": len(per_seed),
+        "strategies": strategies,
+        "paired_map50_95": paired,
+        "label_savings": savings,
+    }
 
 
 def _number(value: Any) -> float:

@@ -3,7 +3,14 @@
 Folder of a seed (``<run>/seed_<k>/``): ``cal1/`` (the train app's whole run: manifest, view, weights,
 card, calibration, ``pool_labels/``), ``cal2/`` and ``control/`` (their ultralytics runs and weights),
 ``selection.json`` and, last, ``result.json``: a seed with a ``result.json`` is finished and is reused
-when the experiment is run again.
+when the experiment is run again. A ``cal1/`` with its ``model_card.json`` (written last by the train job)
+is finished too: an interrupted seed keeps its CAL1 and redoes only what followed. With
+``experiment.cal1_from=<run folder>`` a seed starts from a copy of that run's finished CAL1 of the same
+seed, after checking that it was trained with the same settings.
+
+CONTROL (``experiment.control``): ``size``, a random pool draw with as many images as GT2; or ``cost``,
+random pool images in random order until their hand-labeling seconds (cost model, hidden truth) come
+closest to GT2's: the same labeling time instead of the same image count.
 """
 
 from __future__ import annotations
@@ -18,17 +25,20 @@ from typing import Any
 
 import numpy as np
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from autolabel.efficiency import CostModel
 from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
 from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
 from autolabel.views import build_view, load_truth, view_name
-from autolabel.yolo_format import write_text_atomic
-from experiments.selection import Selection, composition, random_control
+from autolabel.yolo_format import DataError, write_text_atomic
+from experiments.selection import Selection, composition, cost_matched_control, random_control
 
 log = logging.getLogger("experiments.seed_run")
+CONTROL_MODES = ("size", "cost")
+# settings CAL1 does not depend on: a run that differs only in these may lend its CAL1 (cal1_from)
+NOT_CAL1 = ("experiment", "selection", "seed")
 MODEL_METRICS = ("map50", "map50_95", "precision", "recall", "boost", "operating_threshold")
 CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "boost")
 
@@ -78,9 +88,9 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     """Everything for ``cfg.seed``; returns (and writes to ``result.json``) the seed's figures."""
     timer = StageTimer()
     seed = int(cfg.seed)
-    with timer("cal1"):
-        card = train_and_card(cfg, fresh_folder(seed_dir / "cal1"))
     cal1_dir = seed_dir / "cal1"
+    with timer("cal1"):
+        card = finished_cal1(cfg, cal1_dir) or train_and_card(cfg, fresh_folder(cal1_dir))
     split = read_manifest(cal1_dir / "manifest.csv")
     names = card["model"]["classes"]
     records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
@@ -88,8 +98,8 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     with timer("select"):
         cost: CostModel = instantiate(cfg.cost)
         gt2 = instantiate(cfg.selection).select(records, rng=np.random.default_rng([seed, 1]))
-        control = random_control(records, size=len(gt2.indices), rng=np.random.default_rng([seed, 2]))
         gt2_paths = [by_key[records[i]["image"]] for i in gt2.indices]
+        control = draw_control(cfg, records, gt2, by_key, cost, len(names))
         control_paths = [by_key[records[i]["image"]] for i in control.indices]
         pool_bands = Counter(r.get("difficulty", "unscored") for r in records if not r.get("error"))
         selection = {
@@ -100,7 +110,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             "reason": gt2.reason,
         }
         write_json(seed_dir / "selection.json", selection)
-        log.info("seed %d: GT2 %s; CONTROL %d random images", seed, gt2.reason, len(control_paths))
+        log.info("seed %d: GT2 %s; CONTROL %s", seed, gt2.reason, control.reason)
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
     models = {"CAL1": model_summary(card["evaluation"], split.gt1, len(names))}
     warm = cfg.experiment.train_mode == "warm"
@@ -136,6 +146,76 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     result = {"seed": seed, "models": models, "selection": selection, "stage_seconds": timer.seconds}
     write_json(seed_dir / "result.json", result)
     return result
+
+
+def check_control(cfg: DictConfig) -> str:
+    """``experiment.control`` ('size' when unset), refused by name when unknown."""
+    mode = str(cfg.experiment.get("control") or "size")
+    if mode not in CONTROL_MODES:
+        raise DataError(f"experiment.control must be one of {', '.join(CONTROL_MODES)}, got {mode!r}")
+    return mode
+
+
+def draw_control(
+    cfg: DictConfig,
+    records: Sequence[dict],
+    gt2: Selection,
+    by_key: dict[str, Path],
+    cost: CostModel,
+    num_classes: int,
+) -> Selection:
+    """CONTROL for ``gt2`` by ``experiment.control`` (same image count, or same hand-labeling seconds)."""
+    rng = np.random.default_rng([int(cfg.seed), 2])
+    if check_control(cfg) == "size":
+        return random_control(records, size=len(gt2.indices), rng=rng)
+
+    def label_seconds(record: dict) -> float:
+        if record.get("error"):
+            return 0.0  # never eligible
+        boxes = len(load_truth(by_key[record["image"]], num_classes=num_classes))
+        return cost.t_image + boxes * cost.t_draw
+
+    seconds = [label_seconds(r) for r in records]
+    target = float(sum(seconds[i] for i in gt2.indices))
+    return cost_matched_control(records, seconds=seconds, target=target, rng=rng)
+
+
+def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
+    """The model card of a finished CAL1 in ``cal1_dir`` (copied from ``experiment.cal1_from`` if set).
+
+    None when there is none: the caller trains it. The card's weights path is pointed at ``cal1_dir``.
+    """
+    card_path = cal1_dir / "model_card.json"
+    source = cfg.experiment.get("cal1_from")
+    if not card_path.is_file() and source:
+        lend = Path(str(source)) / f"seed_{int(cfg.seed)}" / "cal1"
+        if not (lend / "model_card.json").is_file():
+            raise DataError(f"experiment.cal1_from: {lend} holds no finished CAL1 (no model_card.json)")
+        check_same_cal1(cfg, Path(str(source)) / "experiment_config.yaml")
+        if cal1_dir.exists():
+            shutil.rmtree(cal1_dir)
+        shutil.copytree(lend, cal1_dir, symlinks=True)
+        log.info("seed %s: CAL1 copied from %s", cfg.seed, lend)
+    if not card_path.is_file():
+        return None
+    card = json.loads(card_path.read_text())
+    card["model"]["weights"] = str(cal1_dir / "weights.pt")
+    log.info("seed %s: reusing the finished CAL1 in %s", cfg.seed, cal1_dir)
+    return card
+
+
+def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
+    """Refuse to lend a CAL1 trained with other settings (anything but experiment / selection / seed)."""
+    if not saved.is_file():
+        raise DataError(f"experiment.cal1_from: {saved} is missing, so its settings cannot be checked")
+    theirs = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
+    ours = OmegaConf.to_container(cfg, resolve=True)
+    changed = sorted(k for k in set(theirs) | set(ours) if k not in NOT_CAL1 and theirs.get(k) != ours.get(k))
+    if changed:
+        raise DataError(
+            f"experiment.cal1_from: {saved.parent} trained CAL1 with other settings (differ in: "
+            f"{', '.join(changed)})"
+        )
 
 
 def fresh_folder(folder: Path) -> Path:

@@ -293,6 +293,42 @@ def random_control(
     return _selection(records, chosen, reason, by_score=False)
 
 
+def cost_matched_control(
+    records: Sequence[dict],
+    *,
+    seconds: Sequence[float],
+    target: float,
+    exclude: Sequence[int] = (),
+    rng: np.random.Generator,
+) -> Selection:
+    """CONTROL matched on labeling time: random eligible images until their cost is closest to ``target``.
+
+    What an annotator with a fixed time budget labels when working through the pool in random order.
+    seconds: (N,) hand-labeling seconds of each record (e.g. images x t_image + boxes x t_draw from the
+    hidden truth); target: the seconds to match (GT2's), >= 0. The eligible images (minus ``exclude``)
+    are shuffled and the shortest prefix whose cumulative seconds is closest to ``target`` is kept.
+    Values are nan.
+    Raises ValueError naming 'seconds' or 'target' when they do not fit the records.
+    """
+    cost = np.asarray(seconds, dtype=np.float64).reshape(-1)
+    if cost.size != len(records):
+        raise ValueError(f"seconds must hold one value per record ({len(records)}), got {cost.size}")
+    if not (math.isfinite(target) and target >= 0):
+        raise ValueError(f"target must be a finite number of seconds >= 0, got {target!r}")
+    excluded = {int(i) for i in exclude}
+    pool = np.array([i for i in _eligible(records) if int(i) not in excluded], dtype=np.int64)
+    if not np.all(np.isfinite(cost[pool]) & (cost[pool] >= 0)):
+        raise ValueError("seconds must be finite and >= 0 for every eligible record")
+    order = rng.permutation(pool)
+    spent = np.concatenate([[0.0], np.cumsum(cost[order])])  # (E+1,): seconds of the first k images
+    k = int(np.argmin(np.abs(spent - target)))  # first of equally close prefixes: the shortest
+    reason = (
+        f"random control matched on hand-labeling time: {k} of {pool.size} eligible, "
+        f"{spent[k]:.0f} s against GT2's {target:.0f} s"
+    )
+    return _selection(records, order[:k], reason, by_score=False)
+
+
 def composition(records: Sequence[dict], selection: Selection) -> dict:
     """What a selection holds: ``n`` images, ``bands``: {band: count}, ``mean_score`` (None if no score).
 

@@ -1,11 +1,14 @@
 """The smoke experiment end to end: files, metrics for all three models per class and per seed, resume."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+from autolabel.split import read_manifest
+from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from experiments import gt2_vs_random
 from experiments.gt2_vs_random import run_experiment
@@ -72,7 +75,10 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
 def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, demo_spec, monkeypatch):
     run_dir, _ = smoke_run
     seed0 = (run_dir / "seed_0" / "result.json").read_text()
-    (run_dir / "seed_1" / "result.json").unlink()  # seed 1 was interrupted before it finished
+    (run_dir / "seed_1" / "result.json").unlink()  # seed 1 was interrupted after CAL1, before it finished
+    shutil.rmtree(run_dir / "seed_1" / "cal2")
+    cal1_weights = run_dir / "seed_1" / "cal1" / "weights.pt"
+    cal1_trained = cal1_weights.stat().st_mtime_ns
     calls = []
     real = gt2_vs_random.run_seed
     monkeypatch.setattr(gt2_vs_random, "run_seed", lambda cfg, d: calls.append(int(cfg.seed)) or real(cfg, d))
@@ -80,6 +86,38 @@ def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, de
     assert calls == [1]
     assert (run_dir / "seed_0" / "result.json").read_text() == seed0
     assert (run_dir / "seed_1" / "result.json").is_file()
+    assert cal1_weights.stat().st_mtime_ns == cal1_trained  # the finished CAL1 was kept, not retrained
+    assert (run_dir / "seed_1" / "cal2" / "weights.pt").is_file()
+
+
+def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_spec, tmp_path):
+    run_dir, first = smoke_run
+    metrics = run_experiment(
+        smoke_cfg(demo_spec, "experiment.control=cost", f"experiment.cal1_from={run_dir}"), tmp_path
+    )
+    assert metrics["experiment"]["control"] == "cost"
+    for seed in ("0", "1"):
+        # the same CAL1 (copied, not retrained): the same figures on VAL
+        cal1 = metrics["per_seed"][seed]["models"]["CAL1"]
+        assert cal1["map50_95"] == first["per_seed"][seed]["models"]["CAL1"]["map50_95"]
+        sel = metrics["per_seed"][seed]["selection"]
+        gt2, control = sel["gt2"], sel["control"]
+        # the control spends GT2's labeling seconds, to within half of the dearest pool image
+        pool = read_manifest(tmp_path / f"seed_{seed}" / "cal1" / "manifest.csv").pool
+        dearest = max(2.0 + 10.0 * len(load_truth(p, num_classes=6)) for p in pool)
+        assert abs(control["label_seconds"] - gt2["label_seconds"]) <= dearest / 2
+        assert "matched on hand-labeling time" in control["reason"]
+    assert "the same hand-labeling time as GT2" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "seed_0" / "cal1" / "model_card.json").is_file()
+
+
+def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_spec, tmp_path):
+    run_dir, _ = smoke_run
+    cfg = smoke_cfg(demo_spec, "trainer.epochs=4", f"experiment.cal1_from={run_dir}")
+    with pytest.raises(DataError, match=r"cal1_from: .* other settings \(differ in: trainer\)"):
+        run_experiment(cfg, tmp_path)
+    with pytest.raises(DataError, match="experiment.control"):
+        run_experiment(smoke_cfg(demo_spec, "experiment.control=hours"), tmp_path / "bad")
 
 
 def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_spec):

@@ -145,6 +145,12 @@ def make_metrics(
                 }
                 for name, d in (("uncertainty", 0.01), ("random", 0.0))
             },
+            # round 0 is CAL1 for both; later rounds: +1 point in every seed except a noisy round 1
+            "paired_map50_95": [
+                paired([0.0] * n_seeds),
+                paired([0.01 * (-1) ** k for k in range(n_seeds)]),
+                paired([0.01 + 0.001 * k for k in range(n_seeds)]),
+            ],
             "label_savings": {
                 "fraction": 0.25,
                 "explanation": "uncertainty reached random's final mAP earlier.",
@@ -222,6 +228,10 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
         assert f"| {c} |" in per_class
         assert f"boxes of {c}" in text
     assert "Label savings: 25% fewer labeled pool images than random" in text
+    rounds_table = [x for x in text.split("## Rounds", 1)[1].splitlines() if x.startswith("| ")]
+    assert rounds_table[0].endswith("| uncertainty - random (paired) | significant |")
+    assert rounds_table[1].endswith("| +0.000 [+0.000, +0.000] | no |")  # round 0: no difference
+    assert rounds_table[2].endswith("| no |") and rounds_table[3].endswith("| yes |")
     assert "x" in text.split("## Overall", 1)[1].split("\n## ", 1)[0]  # boosts as "1.23x"
 
 

@@ -71,6 +71,9 @@ def test_summarize_rounds_means_cis_and_savings():
     assert rnd["map50_95"][2]["ci95"][0] < 0.17 < rnd["map50_95"][2]["ci95"][1]
     # random's final mean 0.17 is reached by uncertainty at round 1 exactly: 40 of 80 added images
     assert out["label_savings"]["fraction"] == pytest.approx(0.5)
+    paired = out["paired_map50_95"]  # uncertainty - random per seed: round 1 +0.03 twice, round 2 +0.04
+    assert [p["mean"] for p in paired] == pytest.approx([0.0, 0.03, 0.04])
+    assert paired[0]["significant"] is False and paired[2]["values"] == pytest.approx([0.04, 0.04])
 
 
 @pytest.mark.parametrize(

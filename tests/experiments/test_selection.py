@@ -13,6 +13,7 @@ from experiments.selection import (
     Selection,
     TopKSelection,
     composition,
+    cost_matched_control,
     random_control,
 )
 
@@ -228,6 +229,42 @@ def test_control_size_is_checked():
     for size in (49, -1):
         with pytest.raises(ValueError, match="size"):
             random_control(records, size=size, rng=rng())
+
+
+def test_cost_matched_control_spends_gt2s_seconds_on_random_eligible_images():
+    records = make_records()
+    seconds = np.array([2.0 + 10.0 * (i % 4) for i in range(len(records))])  # 2, 12, 22, 32 s
+    gt2 = DifficultySelection(bands=["hard"]).select(records, rng=rng())
+    target = float(seconds[gt2.indices].sum())
+    control = cost_matched_control(records, seconds=seconds, target=target, rng=rng(1))
+    chosen = control.indices.tolist()
+    assert len(set(chosen)) == len(chosen) and not set(chosen) & errors(records)
+    spent = float(seconds[control.indices].sum())
+    assert abs(spent - target) <= seconds.max() / 2  # the closest prefix is within half an image
+    assert f"{spent:.0f} s against GT2's {target:.0f} s" in control.reason
+    again = cost_matched_control(records, seconds=seconds, target=target, rng=rng(1))
+    assert np.array_equal(control.indices, again.indices)  # same seed, same draw
+    # cheap images only: the same seconds take more images than GT2 holds
+    cheap = cost_matched_control(records, seconds=np.full(len(records), 8.0), target=target, rng=rng(1))
+    assert target == 204.0 and len(gt2) == 12
+    assert len(cheap) == 25  # 200 s and 208 s are equally close: the shorter prefix
+    assert len(cost_matched_control(records, seconds=seconds, target=0.0, rng=rng())) == 0
+    everything = cost_matched_control(records, seconds=seconds, target=1e9, rng=rng())
+    assert len(everything) == 48  # capped by the eligible pool
+
+
+@pytest.mark.parametrize(
+    ("seconds", "target", "match"),
+    [
+        (np.ones(3), 10.0, "one value per record"),
+        (np.ones(60), -1.0, "target"),
+        (np.ones(60), float("nan"), "target"),
+        (np.r_[np.nan, np.ones(59)], 10.0, "finite"),
+    ],
+)
+def test_cost_matched_control_refuses_bad_seconds(seconds, target, match):
+    with pytest.raises(ValueError, match=match):
+        cost_matched_control(make_records(), seconds=seconds, target=target, rng=rng())
 
 
 def test_composition_counts_bands_and_mean_score():
