@@ -13,6 +13,7 @@ from autolabel.yolo_format import DataError
 from experiments import gt2_vs_random
 from experiments.gt2_vs_random import run_experiment
 from experiments.more_epochs import main, more_epochs
+from experiments.score_check import score_check
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -134,3 +135,16 @@ def test_more_epochs_baseline_fine_tunes_cal1_on_gt1_alone(smoke_run, capsys):
     assert line.startswith("seed 0 mAP50-95: CAL1 ") and "GT1 + more epochs" in line
     with pytest.raises(DataError, match="seed_7"):
         more_epochs(run_dir, 7)
+
+
+def test_score_check_reads_every_seed_against_the_hidden_truth(smoke_run):
+    run_dir, _ = smoke_run
+    out = score_check(run_dir, fraction=0.5)
+    assert set(out["per_seed"]) == {"seed_0", "seed_1"}
+    for seed in out["per_seed"].values():
+        assert seed["n_images"] == 20  # 48 - 12 VAL - 16 GT1
+        best = seed["top_share_errors"]["errors"]
+        assert 0.5 <= best <= 1.0 and seed["top_share_errors"]["score"] <= best
+    assert (run_dir / "score_check.json").is_file()
+    with pytest.raises(DataError, match="not an experiment run folder"):
+        score_check(run_dir / "seed_0")
