@@ -27,7 +27,7 @@ from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import check_control, run_seed, write_json
+from experiments.seed_run import check_control, check_same_cal1, run_seed, write_json
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
@@ -96,9 +96,11 @@ def pool_scores_and_samples(run_dir: Path, seeds: list[int], per_band: int) -> t
 
 def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """All seeds (reusing finished ones), the statistics and the report; returns the metrics."""
-    check_config(run_dir, cfg)
-    control = check_control(cfg)
+    control = check_control(cfg)  # settings are checked before the folder records them
     n_rounds, budget = check_rounds(cfg)
+    if cfg.experiment.get("cal1_from"):
+        check_same_cal1(cfg, Path(str(cfg.experiment.cal1_from)) / CONFIG_FILE)
+    check_config(run_dir, cfg)
     round_seeds = [int(s) for s in (cfg.experiment.get("round_seeds") or cfg.experiment.seeds)]
     missing = sorted(set(round_seeds) - {int(s) for s in cfg.experiment.seeds})
     if n_rounds and missing:

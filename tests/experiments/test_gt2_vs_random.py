@@ -119,6 +119,9 @@ def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_spec, tmp_path):
         run_experiment(cfg, tmp_path)
     with pytest.raises(DataError, match="experiment.control"):
         run_experiment(smoke_cfg(demo_spec, "experiment.control=hours"), tmp_path / "bad")
+    # refused before the folder recorded the settings: the corrected command may use the same folder
+    assert not (tmp_path / "experiment_config.yaml").exists()
+    assert not (tmp_path / "bad" / "experiment_config.yaml").exists()
 
 
 def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_spec):
