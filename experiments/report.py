@@ -148,7 +148,7 @@ def _setup(metrics: Mapping) -> list[str]:
     exp = metrics.get("experiment") or {}
     seeds = list(exp.get("seeds") or (metrics.get("per_seed") or {}).keys())
     rule = exp.get("selection", "n/a")
-    if rule == "difficulty":
+    if rule in ("difficulty", "DifficultySelection"):  # metrics.json stores the class name
         rule = "difficulty (GT2 = pool images rated medium, hard or failed)"
     one = (
         " One seed: no confidence intervals, so nothing below is a significance claim."

@@ -123,7 +123,7 @@ def make_metrics(
         "experiment": {
             "name": "synthetic",
             "seeds": seeds,
-            "selection": "difficulty",
+            "selection": "DifficultySelection",  # as gt2_vs_random writes it
             "train_mode": "scratch",
             "epochs": 3,
             "dataset": "demo",
@@ -228,6 +228,7 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
         assert f"| {c} |" in per_class
         assert f"boxes of {c}" in text
     assert "Label savings: 25% fewer labeled pool images than random" in text
+    assert "selection rule difficulty (GT2 = pool images rated medium, hard or failed)" in text
     rounds_table = [x for x in text.split("## Rounds", 1)[1].splitlines() if x.startswith("| ")]
     assert rounds_table[0].endswith("| uncertainty - random (paired) | significant |")
     assert rounds_table[1].endswith("| +0.000 [+0.000, +0.000] | no |")  # round 0: no difference
