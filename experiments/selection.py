@@ -265,6 +265,30 @@ class RandomSelection:
         return _selection(records, chosen, reason, by_score=False)
 
 
+class BoxCountSelection:
+    """The ``budget`` eligible images with the most auto-labeled boxes; ties broken by rng.
+
+    A baseline with no uncertainty in it: ``experiments.score_check`` found the pooled score tracks the
+    box count, and this rule tells whether the score adds anything to counting boxes.
+    budget: int >= 1 (images) or float in (0, 1] (fraction of the eligible pool, rounded half up).
+    Values are the box counts.
+    """
+
+    def __init__(self, *, budget: int | float) -> None:
+        self.budget = _check_budget(budget)
+
+    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+        eligible = _eligible(records)
+        shuffled = eligible[rng.permutation(eligible.size)]
+        boxes = np.array([len(records[i].get("boxes") or ()) for i in shuffled], dtype=np.float64)
+        ranked = shuffled[np.argsort(-boxes, kind="stable")]  # stable: the shuffle breaks ties
+        size = min(_budget_size(self.budget, eligible.size), eligible.size)
+        chosen = ranked[:size]
+        values = np.array([len(records[i].get("boxes") or ()) for i in chosen], dtype=np.float64)
+        reason = f"most boxes: {size} of {eligible.size} eligible (budget {self.budget})"
+        return Selection(indices=chosen, values=values, reason=reason)
+
+
 # --- the control and reports ------------------------------------------------------------------------
 def random_control(
     records: Sequence[dict], *, size: int, exclude: Sequence[int] = (), rng: np.random.Generator

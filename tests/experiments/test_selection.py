@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from experiments.selection import (
+    BoxCountSelection,
     DifficultySelection,
     RandomSelection,
     Selection,
@@ -267,6 +268,21 @@ def test_cost_matched_control_refuses_bad_seconds(seconds, target, match):
         cost_matched_control(make_records(), seconds=seconds, target=target, rng=rng())
 
 
+def test_box_count_selection_takes_the_images_with_most_boxes():
+    records = make_records()
+    for i, r in enumerate(records):
+        if not r.get("error"):
+            r["boxes"] = [{}] * (i % 7)
+    chosen = BoxCountSelection(budget=10).select(records, rng=rng())
+    counts = sorted((len(r["boxes"]) for r in records if not r.get("error")), reverse=True)
+    assert chosen.values.tolist() == counts[:10] and not set(chosen.indices.tolist()) & errors(records)
+    assert "most boxes: 10 of 48" in chosen.reason
+    again = BoxCountSelection(budget=10).select(records, rng=rng())
+    assert np.array_equal(chosen.indices, again.indices)
+    with pytest.raises(ValueError, match="budget"):
+        BoxCountSelection(budget=0)
+
+
 def test_composition_counts_bands_and_mean_score():
     records = make_records()
     gt2 = DifficultySelection().select(records, rng=rng())
@@ -307,4 +323,4 @@ def test_every_selection_config_instantiates_a_strategy(option):
 
 
 def test_selection_config_group_is_complete():
-    assert SELECTION_OPTIONS == ["difficulty", "random", "topk"]
+    assert SELECTION_OPTIONS == ["boxes", "difficulty", "random", "topk"]
