@@ -70,6 +70,13 @@ class CostModel:
         if self.t_draw <= 0:
             raise ValueError(f"CostModel.t_draw must be > 0 seconds, got {self.t_draw!r}")
 
+    def hand_label_seconds(self, n_images: float, n_boxes: float) -> float:
+        """Seconds to label ``n_images`` images holding ``n_boxes`` boxes by hand (no auto-labels).
+
+        images x t_image + boxes x t_draw; the manual side of the boost, for any set of images.
+        """
+        return n_images * self.t_image + n_boxes * self.t_draw
+
 
 @dataclass(frozen=True)
 class EfficiencyReport:
@@ -147,8 +154,11 @@ def class_counts(det: Detections, truth: GroundTruth, match: MatchResult, *, num
     return _count_by_class(det.cls, truth.cls, match, num_classes)
 
 
-def _costs(counts: np.ndarray, cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
-    """Manual and assisted seconds of counts (..., 6), t_image left out. Returns two (...) float64 arrays."""
+def action_seconds(counts: np.ndarray, cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
+    """Manual and assisted seconds of counts (..., 6) in ``COUNT_COLUMNS`` order, t_image left out.
+
+    Returns two (...) float64 arrays: drawing every truth box, and correcting the auto-labels.
+    """
     counts = counts.astype(np.float64)
     manual = counts[..., _N_TRUTH] * cost.t_draw
     assisted = (
@@ -173,7 +183,7 @@ def _boost(manual: np.ndarray, assisted: np.ndarray) -> np.ndarray:
 
 def _total_seconds(totals: np.ndarray, n_images: int, cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
     """Manual and assisted seconds including t_image from totals (..., 6) summed over classes and images."""
-    manual, assisted = _costs(totals, cost)
+    manual, assisted = action_seconds(totals, cost)
     return n_images * cost.t_image + manual, n_images * cost.t_image + assisted
 
 
@@ -222,7 +232,7 @@ def efficiency_report(
     per_class = np.sum(per_image, axis=0)  # (C, 6)
     totals = per_class.sum(axis=0)  # (6,)
     manual_s, assisted_s = _total_seconds(totals, len(pairs), cost)
-    manual_c, assisted_c = _costs(per_class, cost)
+    manual_c, assisted_c = action_seconds(per_class, cost)
     boost_c = _boost(manual_c, assisted_c)
     tp = per_class[:, _TP]
     precision = _ratio(tp, per_class[:, _N_PRED], nan_when=per_class[:, _N_PRED] == 0)

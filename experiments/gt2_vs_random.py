@@ -27,7 +27,7 @@ from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import check_control, check_same_cal1, run_seed, write_json
+from experiments.seed_run import check_control, check_same_cal1, differing_keys, run_seed, write_json
 
 log = logging.getLogger("experiments.gt2_vs_random")
 CONFIG_FILE = "experiment_config.yaml"
@@ -52,7 +52,7 @@ def check_config(run_dir: Path, cfg: DictConfig) -> None:
         for key, value in ADDED_KEYS.items():
             previous["experiment"].setdefault(key, value)
         if previous != current:
-            changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+            changed = differing_keys(previous, current)
             raise DataError(
                 f"{run_dir} holds results of other settings (differ in: {', '.join(changed)}); "
                 "use experiment.name=<new name> or remove the folder"

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from autolabel.efficiency import CostModel, class_counts
+from autolabel.efficiency import CostModel, action_seconds, class_counts
 from autolabel.matching import match_detections
 from autolabel.records import read_records, record_detections
 from autolabel.split import read_manifest
@@ -96,10 +96,10 @@ def pool_errors(seed_dir: Path, cost: CostModel) -> dict[str, np.ndarray]:
         det = record_detections(r, num_classes=num_classes)
         truth = load_truth(by_key[r["image"]], num_classes=num_classes)
         counts = class_counts(det, truth, match_detections(det, truth), num_classes=num_classes).sum(0)
-        n_truth, n_pred, tp, wc, fp, fn = (float(c) for c in counts)
-        fix = tp * cost.t_verify + wc * cost.t_relabel + fp * cost.t_delete + fn * cost.t_draw
+        n_truth, n_pred, _, wc, fp, fn = (float(c) for c in counts)
+        _, fix = action_seconds(counts, cost)
         score = math.nan if r.get("score") is None else float(r["score"])
-        rows.append((score, n_pred, n_truth, fp + fn + wc, fix))
+        rows.append((score, n_pred, n_truth, fp + fn + wc, float(fix)))
     columns = np.array(rows, dtype=np.float64).reshape(-1, 5).T
     return dict(zip(("score", "n_pred", "n_truth", "errors", "fix_seconds"), columns, strict=True))
 

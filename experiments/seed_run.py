@@ -78,7 +78,7 @@ def selection_summary(
         "bands": {band: comp["bands"].get(band, 0) for band in ("easy", "medium", "hard", "failed")},
         "mean_score": comp["mean_score"],
         "boxes": int(sum(boxes.values())),
-        "label_seconds": comp["n"] * cost.t_image + sum(boxes.values()) * cost.t_draw,
+        "label_seconds": cost.hand_label_seconds(comp["n"], sum(boxes.values())),
         "class_boxes": {name: boxes.get(name, 0) for name in names},
         "reason": selection.reason,
     }
@@ -172,8 +172,7 @@ def draw_control(
     def label_seconds(record: dict) -> float:
         if record.get("error"):
             return 0.0  # never eligible
-        boxes = len(load_truth(by_key[record["image"]], num_classes=num_classes))
-        return cost.t_image + boxes * cost.t_draw
+        return cost.hand_label_seconds(1, len(load_truth(by_key[record["image"]], num_classes=num_classes)))
 
     seconds = [label_seconds(r) for r in records]
     target = float(sum(seconds[i] for i in gt2.indices))
@@ -184,6 +183,7 @@ def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
     """The model card of a finished CAL1 in ``cal1_dir`` (copied from ``experiment.cal1_from`` if set).
 
     None when there is none: the caller trains it. The card's weights path is pointed at ``cal1_dir``.
+    The lending run's settings are checked once per experiment (:func:`check_same_cal1`), not here.
     """
     card_path = cal1_dir / "model_card.json"
     source = cfg.experiment.get("cal1_from")
@@ -191,7 +191,6 @@ def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
         lend = Path(str(source)) / f"seed_{int(cfg.seed)}" / "cal1"
         if not (lend / "model_card.json").is_file():
             raise DataError(f"experiment.cal1_from: {lend} holds no finished CAL1 (no model_card.json)")
-        check_same_cal1(cfg, Path(str(source)) / "experiment_config.yaml")
         if cal1_dir.exists():
             shutil.rmtree(cal1_dir)
         shutil.copytree(lend, cal1_dir, symlinks=True)
@@ -210,12 +209,17 @@ def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
         raise DataError(f"experiment.cal1_from: {saved} is missing, so its settings cannot be checked")
     theirs = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
     ours = OmegaConf.to_container(cfg, resolve=True)
-    changed = sorted(k for k in set(theirs) | set(ours) if k not in NOT_CAL1 and theirs.get(k) != ours.get(k))
+    changed = [k for k in differing_keys(theirs, ours) if k not in NOT_CAL1]
     if changed:
         raise DataError(
             f"experiment.cal1_from: {saved.parent} trained CAL1 with other settings (differ in: "
             f"{', '.join(changed)})"
         )
+
+
+def differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Sorted top-level keys whose values differ between two configs (a key missing in one differs)."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def fresh_folder(folder: Path) -> Path:

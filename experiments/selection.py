@@ -281,12 +281,10 @@ class BoxCountSelection:
         eligible = _eligible(records)
         shuffled = eligible[rng.permutation(eligible.size)]
         boxes = np.array([len(records[i].get("boxes") or ()) for i in shuffled], dtype=np.float64)
-        ranked = shuffled[np.argsort(-boxes, kind="stable")]  # stable: the shuffle breaks ties
+        order = np.argsort(-boxes, kind="stable")  # stable: the shuffle breaks ties
         size = min(_budget_size(self.budget, eligible.size), eligible.size)
-        chosen = ranked[:size]
-        values = np.array([len(records[i].get("boxes") or ()) for i in chosen], dtype=np.float64)
         reason = f"most boxes: {size} of {eligible.size} eligible (budget {self.budget})"
-        return Selection(indices=chosen, values=values, reason=reason)
+        return Selection(indices=shuffled[order[:size]], values=boxes[order[:size]], reason=reason)
 
 
 # --- the control and reports ------------------------------------------------------------------------
