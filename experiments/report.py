@@ -143,13 +143,24 @@ def _ordering_sentence(metrics: Mapping, metric: str) -> str:
     )
 
 
+# selection class (as metrics.json stores it) -> (short name, what GT2 is)
+RULES = {
+    "DifficultySelection": ("difficulty", "pool images rated medium, hard or failed"),
+    "TopKSelection": ("top score", "the pool images with the highest uncertainty score"),
+    "BoxCountSelection": ("most boxes", "the pool images with the most auto-labeled boxes; no uncertainty"),
+    "RandomSelection": ("random", "a random pool draw; no uncertainty"),
+    "OracleSelection": ("oracle", "the pool images ranked by the hidden truth: a ceiling, not a strategy"),
+}
+RULES["difficulty"] = RULES["DifficultySelection"]
+
+
 # --- sections ---------------------------------------------------------------------------------------
 def _setup(metrics: Mapping) -> list[str]:
     exp = metrics.get("experiment") or {}
     seeds = list(exp.get("seeds") or (metrics.get("per_seed") or {}).keys())
     rule = exp.get("selection", "n/a")
-    if rule in ("difficulty", "DifficultySelection"):  # metrics.json stores the class name
-        rule = "difficulty (GT2 = pool images rated medium, hard or failed)"
+    if rule in RULES:  # metrics.json stores the class name
+        rule = f"{RULES[rule][0]} (GT2 = {RULES[rule][1]})"
     one = (
         " One seed: no confidence intervals, so nothing below is a significance claim."
         if len(seeds) < 2
@@ -242,6 +253,7 @@ def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
 def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
     lines = ["## What was selected (mean over seeds)", ""]
+    rule = str(get(metrics, "experiment", "selection") or "")
     pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
     rows = [
@@ -258,7 +270,7 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
         for c in classes
     ]
     lines += [
-        "GT2 (uncertainty selection) vs CONTROL (random draw):",
+        f"GT2 ({RULES.get(rule, (rule or 'the',))[0]} selection) vs CONTROL (random draw):",
         "",
         *table(["", "GT2", "CONTROL"], rows),
     ]

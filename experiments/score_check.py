@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from autolabel.efficiency import CostModel, action_seconds, class_counts
-from autolabel.matching import match_detections
-from autolabel.records import read_records, record_detections
+from autolabel.efficiency import CostModel, action_seconds
+from autolabel.records import read_records
 from autolabel.split import read_manifest
 from autolabel.views import load_truth, view_name
 from autolabel.yolo_format import DataError
+from experiments.oracle import truth_counts
 from experiments.seed_run import write_json
 
 RANKINGS = ("score", "n_pred", "errors")
@@ -93,9 +93,7 @@ def pool_errors(seed_dir: Path, cost: CostModel) -> dict[str, np.ndarray]:
     num_classes = len(json.loads((cal1 / "model_card.json").read_text())["model"]["classes"])
     rows = []
     for r in records:
-        det = record_detections(r, num_classes=num_classes)
-        truth = load_truth(by_key[r["image"]], num_classes=num_classes)
-        counts = class_counts(det, truth, match_detections(det, truth), num_classes=num_classes).sum(0)
+        counts = truth_counts(r, load_truth(by_key[r["image"]], num_classes=num_classes), num_classes)
         n_truth, n_pred, _, wc, fp, fn = (float(c) for c in counts)
         _, fix = action_seconds(counts, cost)
         score = math.nan if r.get("score") is None else float(r["score"])

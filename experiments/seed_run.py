@@ -6,7 +6,8 @@ card, calibration, ``pool_labels/``), ``cal2/`` and ``control/`` (their ultralyt
 when the experiment is run again. A ``cal1/`` with its ``model_card.json`` (written last by the train job)
 is finished too: an interrupted seed keeps its CAL1 and redoes only what followed. With
 ``experiment.cal1_from=<run folder>`` a seed starts from a copy of that run's finished CAL1 of the same
-seed, after checking that it was trained with the same settings.
+seed, after checking that it was trained with the same settings; when that run also trained CONTROL on
+the very same images with the same fine-tune recipe, its CONTROL is copied too instead of retrained.
 
 CONTROL (``experiment.control``): ``size``, a random pool draw with as many images as GT2; or ``cost``,
 random pool images in random order until their hand-labeling seconds (cost model, hidden truth) come
@@ -33,6 +34,7 @@ from autolabel.split import read_manifest
 from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError, write_text_atomic
+from experiments.oracle import with_truth
 from experiments.selection import Selection, composition, cost_matched_control, random_control
 
 log = logging.getLogger("experiments.seed_run")
@@ -97,7 +99,12 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     by_key = {view_name(i, p): p for i, p in enumerate(split.pool)}
     with timer("select"):
         cost: CostModel = instantiate(cfg.cost)
-        gt2 = instantiate(cfg.selection).select(records, rng=np.random.default_rng([seed, 1]))
+        strategy = instantiate(cfg.selection)
+        if getattr(strategy, "needs_truth", False):  # the oracle ceiling (experiments.oracle)
+            records = with_truth(
+                records, lambda r: load_truth(by_key[r["image"]], num_classes=len(names)), len(names)
+            )
+        gt2 = strategy.select(records, rng=np.random.default_rng([seed, 1]))
         gt2_paths = [by_key[records[i]["image"]] for i in gt2.indices]
         control = draw_control(cfg, records, gt2, by_key, cost, len(names))
         control_paths = [by_key[records[i]["image"]] for i in control.indices]
@@ -117,6 +124,9 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     for name, extra in (("CONTROL", control_paths), ("CAL2", gt2_paths)):
         images = [*split.gt1, *extra]
         key = name.lower()
+        if name == "CONTROL" and (lent := lent_control(cfg, seed_dir, images)):
+            models[name] = lent
+            continue
         with timer(f"train_{key}"):
             data_yaml = build_view(
                 {key: images},
@@ -201,6 +211,33 @@ def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
     card["model"]["weights"] = str(cal1_dir / "weights.pt")
     log.info("seed %s: reusing the finished CAL1 in %s", cfg.seed, cal1_dir)
     return card
+
+
+def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dict[str, Any] | None:
+    """CONTROL's figures from the ``experiment.cal1_from`` run when it trained this very CONTROL, else None.
+
+    "This very CONTROL": the lending seed finished (``result.json``), its CONTROL was trained on the same
+    image files (``images``: GT1 + CONTROL) in the same ``train_mode`` and ``finetune_epochs``; the other
+    settings were checked equal for the lent CAL1 (:func:`check_same_cal1`). Its folder is copied to
+    ``seed_dir/control``. Training is deterministic on the CPU, so retraining would give the same model.
+    """
+    source = cfg.experiment.get("cal1_from")
+    if not source:
+        return None
+    lend = Path(str(source)) / f"seed_{int(cfg.seed)}"
+    result, view = lend / "result.json", lend / "cal1" / "data" / "images" / "control"
+    config = Path(str(source)) / "experiment_config.yaml"
+    if not (result.is_file() and (lend / "control" / "weights.pt").is_file() and view.is_dir()):
+        return None
+    theirs = OmegaConf.load(config).experiment if config.is_file() else {}
+    recipe = ("train_mode", "finetune_epochs")
+    if any(theirs.get(k) != cfg.experiment.get(k) for k in recipe):
+        return None
+    if sorted(str(p.resolve()) for p in view.iterdir()) != sorted(str(p.resolve()) for p in images):
+        return None
+    shutil.copytree(lend / "control", fresh_folder(seed_dir / "control"), dirs_exist_ok=True)
+    log.info("seed %s: CONTROL copied from %s (same images and recipe)", cfg.seed, lend)
+    return json.loads(result.read_text())["models"]["CONTROL"]
 
 
 def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
