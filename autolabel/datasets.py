@@ -15,11 +15,22 @@ def cache_root() -> Path:
 
 
 def demo_dataset(
-    *, root: str | None = None, n_images: int = 774, image_size: int = 256, seed: int = 0
+    *,
+    root: str | None = None,
+    n_images: int = 774,
+    image_size: int = 256,
+    seed: int = 0,
+    shift_share: float = 0.0,
 ) -> DatasetSpec:
-    """The built-in steel-defect demo set, generated once into ``root`` (default: the cache) and reused."""
-    folder = Path(root) if root else cache_root() / "demo" / f"n{n_images}_px{image_size}_seed{seed}"
-    return load_data_yaml(generate_demo(folder, n_images=n_images, image_size=image_size, seed=seed))
+    """The built-in steel-defect demo set, generated once into ``root`` (default: the cache) and reused.
+
+    shift_share: expected share of images from a second imaging line (inverted gray levels); 0 = none.
+    """
+    name = f"n{n_images}_px{image_size}_seed{seed}" + (f"_shift{shift_share:g}" if shift_share else "")
+    folder = Path(root) if root else cache_root() / "demo" / name
+    return load_data_yaml(
+        generate_demo(folder, n_images=n_images, image_size=image_size, seed=seed, shift_share=shift_share)
+    )
 
 
 def yolo_dataset(*, path: str | None) -> DatasetSpec:

@@ -139,14 +139,19 @@ def _box(mask: np.ndarray, size: int) -> tuple[int, int, int, int] | None:
 
 
 def render_demo_image(
-    index: int, *, image_size: int = 256, seed: int = 0
+    index: int, *, image_size: int = 256, seed: int = 0, shift_share: float = 0.0
 ) -> tuple[np.ndarray, list[dict], dict]:
-    """Render demo image ``index``, a pure function of (seed, index, image_size).
+    """Render demo image ``index``, a pure function of (seed, index, image_size, shift_share).
 
+    shift_share: the probability that the image comes from the second imaging line (``line`` "B" in the
+    meta), which shows the same kind of scene with inverted gray levels (defects bright on a dark
+    background, as a radiograph displayed as a positive). The line is drawn from its own random stream,
+    so the share changes no line-A image.
     Returns the (image_size, image_size, 3) uint8 BGR image, its objects (dicts with ``cls`` and
     ``xyxy`` = [x0, y0, x1, y1] integer pixels, x1/y1 exclusive, plus hidden attributes) and image meta.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    line_b = shift_share > 0 and np.random.default_rng([seed, index, 1]).random() < shift_share
     size, scale = image_size, image_size / 256
     # Intended per-image difficulty, 0 = easy. Beta(1, 3) (mean 0.25) rather than uniform: most images
     # are learnable by a nano model trained from scratch on ~180 images, and a long tail stays hard.
@@ -198,6 +203,8 @@ def render_demo_image(
     for kind in kinds:
         dd.clutter(rng, img, kind)
     gray, light_kind = dd.finish(rng, img, light_strength=light, noise_sigma=sigma)
+    if line_b:
+        gray = 255 - gray
 
     iou = box_iou(np.array([o["xyxy"] for o in objects]), np.array([o["xyxy"] for o in objects]))
     np.fill_diagonal(iou, 0)
@@ -216,6 +223,7 @@ def render_demo_image(
         "clutter_kinds": kinds,
         "bead_angle_deg": round(float(np.degrees(bead.theta)), 2),
         "n_objects": len(objects),
+        "line": "B" if line_b else "A",
     }
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), objects, meta
 
@@ -233,9 +241,10 @@ def _write_dataset(root: Path, final: Path, params: dict) -> None:
     (root / "images").mkdir()
     (root / "labels").mkdir()
     n, size, seed = params["n_images"], params["image_size"], params["seed"]
+    share = params.get("shift_share", 0.0)
     with open(root / "meta.jsonl", "w", encoding="utf-8") as meta_f:
         for i in range(n):
-            img, objects, meta = render_demo_image(i, image_size=size, seed=seed)
+            img, objects, meta = render_demo_image(i, image_size=size, seed=seed, shift_share=share)
             ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for demo image {i}")
@@ -255,13 +264,30 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def generate_demo(out_dir: str | Path, *, n_images: int = 774, image_size: int = 256, seed: int = 0) -> Path:
+def _check_share(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"shift_share must be a number in [0, 1), got {value!r}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"shift_share must be in [0, 1), got {value}")
+    return float(value)
+
+
+def generate_demo(
+    out_dir: str | Path,
+    *,
+    n_images: int = 774,
+    image_size: int = 256,
+    seed: int = 0,
+    shift_share: float = 0.0,
+) -> Path:
     """Write the demo set under out_dir and return the path of its data.yaml.
 
-    n_images >= 1 square images of image_size >= 64 px; image i depends only on (seed, i, image_size), so
-    a smaller n_images gives a byte-identical prefix. An existing demo set with the same parameters is
-    reused as is; a different one is replaced atomically (built in a temporary sibling folder, then
-    renamed into place). A non-empty out_dir that is not a demo set (no demo.json) raises ValueError.
+    n_images >= 1 square images of image_size >= 64 px; image i depends only on (seed, i, image_size,
+    shift_share), so a smaller n_images gives a byte-identical prefix. shift_share in [0, 1): the expected
+    share of images from the second imaging line (see :func:`render_demo_image`); 0 = one line only.
+    An existing demo set with the same parameters is reused as is; a different one is replaced atomically
+    (built in a temporary sibling folder, then renamed into place). A non-empty out_dir that is not a demo
+    set (no demo.json) raises ValueError.
     """
     params = {
         "generator_version": GENERATOR_VERSION,
@@ -269,6 +295,9 @@ def generate_demo(out_dir: str | Path, *, n_images: int = 774, image_size: int =
         "image_size": _check_int("image_size", image_size, 64),
         "seed": _check_int("seed", seed, 0),
     }
+    share = _check_share(shift_share)
+    if share:  # recorded only when used, so the one-line sets made before it existed stay valid
+        params["shift_share"] = share
     out = Path(out_dir).expanduser().resolve()
     if out.exists():
         if not out.is_dir():
@@ -279,7 +308,8 @@ def generate_demo(out_dir: str | Path, *, n_images: int = 774, image_size: int =
                 old = json.loads(marker.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = {}
-            if {k: old.get(k) for k in params} == params and (out / "data.yaml").is_file():
+            same = {k: old.get(k) for k in {*params, "shift_share"}} == {"shift_share": None, **params}
+            if same and (out / "data.yaml").is_file():
                 return out / "data.yaml"
         elif any(out.iterdir()):
             raise ValueError(

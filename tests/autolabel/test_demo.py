@@ -197,6 +197,9 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
         ({"image_size": 32}, "image_size"),
         ({"image_size": "256"}, "image_size"),
         ({"seed": -1}, "seed"),
+        ({"shift_share": 1.0}, "shift_share"),
+        ({"shift_share": -0.1}, "shift_share"),
+        ({"shift_share": "0.1"}, "shift_share"),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, name):
@@ -213,3 +216,24 @@ def test_other_image_sizes(tmp_path):
         for o in m["objects"]:
             x0, y0, x1, y1 = o["xyxy"]
             assert 0 <= x0 < x1 <= 96 and 0 <= y0 < y1 <= 96 and x1 - x0 >= 3 and y1 - y0 >= 3
+
+
+def test_a_second_imaging_line_inverts_its_images_and_leaves_line_a_unchanged(tmp_path):
+    one = generate_demo(tmp_path / "one", n_images=30, image_size=64, seed=5).parent
+    two = generate_demo(tmp_path / "two", n_images=30, image_size=64, seed=5, shift_share=0.3).parent
+    lines = [m["line"] for m in _meta(two)]
+    assert {m["line"] for m in _meta(one)} == {"A"}
+    assert 3 <= lines.count("B") <= 18  # about 30% of 30 images
+    for i, (a, b, line) in enumerate(zip(_meta(one), _meta(two), lines, strict=True)):
+        same_labels = (one / "labels" / f"{i:05d}.txt").read_text() == (
+            two / "labels" / f"{i:05d}.txt"
+        ).read_text()
+        assert same_labels and a["objects"] == b["objects"]  # the same scene and boxes on both lines
+        img_a, img_b = (root / "images" / f"{i:05d}.jpg" for root in (one, two))
+        if line == "A":
+            assert img_a.read_bytes() == img_b.read_bytes()
+        else:  # gray levels inverted (up to JPEG rounding)
+            diff = cv2.imread(str(img_a)).astype(int) + cv2.imread(str(img_b)).astype(int) - 255
+            assert np.abs(diff).mean() < 3
+    assert json.loads((two / "demo.json").read_text())["shift_share"] == 0.3
+    assert "shift_share" not in json.loads((one / "demo.json").read_text())

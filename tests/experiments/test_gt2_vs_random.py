@@ -14,6 +14,8 @@ from experiments import gt2_vs_random
 from experiments.gt2_vs_random import run_experiment
 from experiments.more_epochs import main, more_epochs
 from experiments.score_check import score_check
+from experiments.subgroups import main as main_subgroups
+from experiments.subgroups import subgroups
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -112,6 +114,32 @@ def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_spec, tmp_path):
     assert (tmp_path / "seed_0" / "cal1" / "model_card.json").is_file()
 
 
+def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_spec, tmp_path):
+    run_dir, first = smoke_run
+    lent = run_dir / "seed_0" / "control" / "weights.pt"
+    # another selection rule of the same size: the same random CONTROL, so it is copied, not retrained
+    same = run_experiment(
+        smoke_cfg(demo_spec, "selection=boxes", "experiment.seeds=[0]", f"experiment.cal1_from={run_dir}"),
+        tmp_path / "same",
+    )
+    assert same["per_seed"]["0"]["models"]["CONTROL"] == first["per_seed"]["0"]["models"]["CONTROL"]
+    assert "train_control" not in same["per_seed"]["0"]["stage_seconds"]
+    assert "train_cal2" in same["per_seed"]["0"]["stage_seconds"]
+    copied = tmp_path / "same" / "seed_0" / "control" / "weights.pt"
+    assert copied.read_bytes() == lent.read_bytes()
+    # another fine-tune recipe: CONTROL is trained again
+    other = run_experiment(
+        smoke_cfg(
+            demo_spec,
+            "experiment.finetune_epochs=2",
+            "experiment.seeds=[0]",
+            f"experiment.cal1_from={run_dir}",
+        ),
+        tmp_path / "other",
+    )
+    assert "train_control" in other["per_seed"]["0"]["stage_seconds"]
+
+
 def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_spec, tmp_path):
     run_dir, _ = smoke_run
     cfg = smoke_cfg(demo_spec, "trainer.epochs=4", f"experiment.cal1_from={run_dir}")
@@ -151,3 +179,22 @@ def test_score_check_reads_every_seed_against_the_hidden_truth(smoke_run):
     assert (run_dir / "score_check.json").is_file()
     with pytest.raises(DataError, match="not an experiment run folder"):
         score_check(run_dir / "seed_0")
+
+
+def test_subgroups_split_selections_and_val_scores_by_a_meta_field(smoke_run, capsys):
+    run_dir, metrics = smoke_run
+    out = subgroups(run_dir, "lighting")
+    assert out["seeds"] == [0, 1]
+    for seed in ("0", "1"):
+        images = out["per_seed"][seed]["images"]
+        n = metrics["per_seed"][seed]["selection"]["gt2"]["n"]
+        assert sum(images["GT2"].values()) == sum(images["CONTROL"].values()) == n
+        assert sum(images["POOL"].values()) == 20
+        groups = out["per_seed"][seed]["map50_95"]
+        assert sum(g["n_val"] for g in groups.values()) == 12
+        assert set(groups) <= {"linear", "radial"}
+    assert (run_dir / "subgroups_lighting.json").is_file()
+    main_subgroups([str(run_dir), "--field", "lighting"])
+    assert "CAL2 - CONTROL" in capsys.readouterr().out
+    with pytest.raises(DataError, match="has no field 'nope'"):
+        subgroups(run_dir, "nope")

@@ -1,0 +1,139 @@
+"""Where does a gain come from? Each selection and each model's VAL score per image subgroup.
+
+``python -m experiments.subgroups runs/gt2_vs_random/shift --field line``
+
+The subgroups are the values of one per-image field of the dataset's ``meta.jsonl`` (the file beside its
+``images/`` folder; the demo writes one, with ``line`` ("A" / "B" with ``data=demo_shift``), ``lighting``
+and others). For every finished seed of a run: how many POOL, GT2 and CONTROL images each subgroup holds
+(GT2 and CONTROL read from the training views CAL2 and CONTROL were trained on), and mAP50-95 of CAL1,
+CONTROL and CAL2 on the VAL images of each subgroup (the experiment's own evaluation, on a subset). Then the
+mean over seeds and the paired CAL2 - CONTROL difference with its 95% CI. Writes ``subgroups_<field>.json``
+into the run folder and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from autolabel.split import read_manifest
+from autolabel.train import evaluate_weights
+from autolabel.views import load_truth
+from autolabel.yolo_format import DataError
+from experiments.gt2_vs_random import CONFIG_FILE
+from experiments.seed_run import write_json
+from experiments.stats import paired_difference, summarize
+
+MODELS = {"CAL1": "cal1", "CONTROL": "control", "CAL2": "cal2"}  # model -> folder of its weights
+
+
+def read_meta(images: Sequence[Path], field: str) -> dict[str, str]:
+    """{resolved image path: str(value of ``field``)} from the ``meta.jsonl`` beside the images' folder."""
+    metas = {Path(p).resolve().parent.parent / "meta.jsonl" for p in images}
+    out: dict[str, str] = {}
+    for meta in metas:
+        if not meta.is_file():
+            raise DataError(f"{meta} is missing: subgroups need the dataset's per-image meta.jsonl")
+        for n, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
+            row = json.loads(line)
+            if field not in row:
+                raise DataError(f"{meta} line {n} has no field {field!r}")
+            out[str((meta.parent / "images" / row["image"]).resolve())] = str(row[field])
+    return out
+
+
+def counts(images: Sequence[Path], meta: dict[str, str]) -> dict[str, int]:
+    """{subgroup: images of it}, for images listed in ``meta``."""
+    return dict(Counter(meta[str(Path(p).resolve())] for p in images))
+
+
+def trained_on(view: Path, exclude: Sequence[Path]) -> list[Path]:
+    """The images of a training view folder (symlinks or copies), those in ``exclude`` (GT1) left out."""
+    if not view.is_dir():
+        raise DataError(f"{view} is missing: the seed has no training view to read its selection from")
+    skip = {str(Path(p).resolve()) for p in exclude}
+    return [p.resolve() for p in sorted(view.iterdir()) if str(p.resolve()) not in skip]
+
+
+def seed_subgroups(run_dir: Path, seed: int, field: str) -> dict[str, Any]:
+    """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup."""
+    seed_dir = run_dir / f"seed_{seed}"
+    cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+    split = read_manifest(seed_dir / "cal1" / "manifest.csv")
+    meta = read_meta([*split.pool, *split.val], field)
+    views = seed_dir / "cal1" / "data" / "images"
+    num_classes = len(json.loads((seed_dir / "cal1" / "model_card.json").read_text())["model"]["classes"])
+    out: dict[str, Any] = {
+        "images": {
+            "POOL": counts(split.pool, meta),
+            "GT2": counts(trained_on(views / "cal2", split.gt1), meta),
+            "CONTROL": counts(trained_on(views / "control", split.gt1), meta),
+        },
+        "map50_95": {},
+    }
+    for group in sorted(set(meta[str(p.resolve())] for p in split.val)):
+        val = [p for p in split.val if meta[str(p.resolve())] == group]
+        truths = [load_truth(p, num_classes=num_classes) for p in val]
+        out["map50_95"][group] = {"n_val": len(val)}
+        for model, folder in MODELS.items():
+            _, evaluation = evaluate_weights(cfg, seed_dir / folder / "weights.pt", val, truths)
+            out["map50_95"][group][model] = evaluation["map50_95"]
+    return out
+
+
+def subgroups(run_dir: Path, field: str) -> dict[str, Any]:
+    """Every finished seed of ``run_dir``; writes and returns ``subgroups_<field>.json``'s content."""
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise DataError(f"{run_dir} is not an experiment run folder ({run_dir / CONFIG_FILE} is missing)")
+    seeds = sorted(int(p.parent.name.split("_")[1]) for p in run_dir.glob("seed_*/result.json"))
+    if not seeds:
+        raise DataError(f"{run_dir} holds no finished seed (no seed_*/result.json)")
+    per_seed = {str(s): seed_subgroups(run_dir, s, field) for s in seeds}
+    groups = sorted({g for s in per_seed.values() for g in s["map50_95"]})
+    summary: dict[str, Any] = {}
+    for g in groups:
+        series = {
+            m: [s["map50_95"].get(g, {}).get(m, float("nan")) for s in per_seed.values()] for m in MODELS
+        }
+        summary[g] = {
+            **{m: summarize(v) for m, v in series.items()},
+            "CAL2-CONTROL": paired_difference(series["CAL2"], series["CONTROL"]),
+            "images": {
+                k: summarize([s["images"][k].get(g, 0) for s in per_seed.values()])["mean"]
+                for k in ("POOL", "GT2", "CONTROL")
+            },
+        }
+    out = {"field": field, "seeds": seeds, "per_seed": per_seed, "summary": summary}
+    write_json(run_dir / f"subgroups_{field}.json", out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a run folder of experiments.gt2_vs_random")
+    parser.add_argument("--field", default="line", help="a per-image field of meta.jsonl (default: line)")
+    args = parser.parse_args(argv)
+    out = subgroups(args.run_dir, args.field)
+    print(
+        f"{args.field} | pool / GT2 / CONTROL images (mean) | VAL mAP50-95 CAL1 / CONTROL / CAL2 | "
+        "CAL2 - CONTROL [95% CI]"
+    )
+    for group, s in out["summary"].items():
+        img, d = s["images"], s["CAL2-CONTROL"]
+        lo, hi = d["ci95"]
+        print(
+            f"{group} | {img['POOL']:.1f} / {img['GT2']:.1f} / {img['CONTROL']:.1f} | "
+            f"{s['CAL1']['mean']:.3f} / {s['CONTROL']['mean']:.3f} / {s['CAL2']['mean']:.3f} | "
+            f"{d['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+        )
+    print(f"({len(out['seeds'])} seeds; written to {args.run_dir / f'subgroups_{args.field}.json'})")
+
+
+if __name__ == "__main__":
+    main()
