@@ -154,10 +154,38 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     }
     card["cost_model"].pop("_target_", None)
     detector.conf = evaluation["operating_threshold"]
+    label_stages(cfg, detector, run_dir, split.val, val_truths, card, timer)
+    card["stage_seconds"] = timer.seconds
+    json_path, md_path = write_model_card(card, run_dir)
+    log.info(
+        "CAL1 on VAL: mAP50 %.3f, mAP50-95 %.3f, boost %.2fx at conf %.2f; card: %s",
+        evaluation["map50"] or 0.0,
+        evaluation["map50_95"] or 0.0,
+        evaluation["boost"] or 0.0,
+        evaluation["operating_threshold"],
+        md_path,
+    )
+    return card
+
+
+def label_stages(
+    cfg: DictConfig,
+    detector: Detector,
+    run_dir: Path,
+    val: Sequence[Path],
+    val_truths: Sequence[GroundTruth],
+    card: dict[str, Any],
+    timer: StageTimer,
+) -> None:
+    """Calibrate difficulty on VAL (``cfg.uncertainty``) and auto-label ``run_dir/data/images/pool``.
+
+    ``detector`` runs at its operating threshold. Fills ``card["uncertainty"]`` and ``card["pool_labels"]``;
+    writes ``calibration.json`` and ``pool_labels/`` into ``run_dir``.
+    """
     labeler, calibration = None, None
     if cfg.uncertainty.enabled:
         with timer("calibrate"):
-            labeler, card["uncertainty"] = calibrated_labeler(cfg, detector, split.val, val_truths)
+            labeler, card["uncertainty"] = calibrated_labeler(cfg, detector, val, val_truths)
             calibration = labeler.calibration
             save_calibration(calibration, run_dir)
     if cfg.label_pool:
@@ -174,17 +202,6 @@ def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             )
             plot_job_scores(run_dir / "pool_labels", calibration)
         card["pool_labels"] = {"folder": str(run_dir / "pool_labels"), **summary}
-    card["stage_seconds"] = timer.seconds
-    json_path, md_path = write_model_card(card, run_dir)
-    log.info(
-        "CAL1 on VAL: mAP50 %.3f, mAP50-95 %.3f, boost %.2fx at conf %.2f; card: %s",
-        evaluation["map50"] or 0.0,
-        evaluation["map50_95"] or 0.0,
-        evaluation["boost"] or 0.0,
-        evaluation["operating_threshold"],
-        md_path,
-    )
-    return card
 
 
 def label_meta(detector: Detector, source: Path, uncertainty: DictConfig) -> dict[str, Any]:

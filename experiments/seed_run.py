@@ -28,19 +28,24 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from autolabel.detector import Detector
 from autolabel.efficiency import CostModel
+from autolabel.job import MARKER
+from autolabel.model_card import write_model_card
 from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
-from autolabel.train import StageTimer, evaluate_weights, fit, train_and_card
+from autolabel.train import StageTimer, evaluate_weights, fit, label_stages, train_and_card
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError, write_text_atomic
 from experiments.oracle import with_truth
 from experiments.selection import Selection, composition, cost_matched_control, random_control
+from uncertainty.build import CALIBRATION_FILE, settings
 
 log = logging.getLogger("experiments.seed_run")
 CONTROL_MODES = ("size", "cost")
 # settings CAL1 does not depend on: a run that differs only in these may lend its CAL1 (cal1_from)
-NOT_CAL1 = ("experiment", "selection", "seed")
+# (uncertainty: a kept CAL1 whose pool labels were made with other settings is labeled again, see relabel)
+NOT_CAL1 = ("experiment", "selection", "seed", "uncertainty", "label")
 MODEL_METRICS = ("map50", "map50_95", "precision", "recall", "boost", "operating_threshold")
 CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "boost")
 
@@ -210,7 +215,35 @@ def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
     card = json.loads(card_path.read_text())
     card["model"]["weights"] = str(cal1_dir / "weights.pt")
     log.info("seed %s: reusing the finished CAL1 in %s", cfg.seed, cal1_dir)
+    job = cal1_dir / "pool_labels" / MARKER
+    labeled_with = json.loads(job.read_text()).get("uncertainty") if job.is_file() else None
+    if labeled_with != settings(cfg.uncertainty):
+        relabel(cfg, cal1_dir, card)
     return card
+
+
+def relabel(cfg: DictConfig, cal1_dir: Path, card: dict[str, Any]) -> None:
+    """Redo a kept CAL1's calibration and pool labels with this run's ``uncertainty`` (weights kept).
+
+    For a CAL1 lent by a run with other uncertainty settings (another scorer or pooling): the selection
+    then reads scores of this run's settings. Rewrites the model card.
+    """
+    log.info("seed %s: CAL1's pool labels have other uncertainty settings: labeling again", cfg.seed)
+    for old in (cal1_dir / "pool_labels", cal1_dir / CALIBRATION_FILE):
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    card.pop("uncertainty", None)
+    split = read_manifest(cal1_dir / "manifest.csv")
+    truths = [load_truth(p, num_classes=len(card["model"]["classes"])) for p in split.val]
+    detector = Detector(Path(card["model"]["weights"]), imgsz=cfg.model.imgsz, device=cfg.device)
+    detector.conf = card["evaluation"]["operating_threshold"]
+    timer = StageTimer()
+    label_stages(cfg, detector, cal1_dir, split.val, truths, card, timer)
+    redone = {f"re{stage}": seconds for stage, seconds in timer.seconds.items()}
+    card["stage_seconds"] = {**card.get("stage_seconds", {}), **redone}
+    write_model_card(card, cal1_dir)
 
 
 def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dict[str, Any] | None:

@@ -140,6 +140,28 @@ def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_spe
     assert "train_control" in other["per_seed"]["0"]["stage_seconds"]
 
 
+def test_a_lent_cal1_is_labeled_again_under_other_uncertainty_settings(smoke_run, demo_spec, tmp_path):
+    run_dir, _ = smoke_run
+    cfg = smoke_cfg(
+        demo_spec,
+        "uncertainty.scorer.pooling.method=mean",
+        "experiment.seeds=[0]",
+        f"experiment.cal1_from={run_dir}",
+    )
+    run_experiment(cfg, tmp_path)
+    lent, ours = run_dir / "seed_0" / "cal1", tmp_path / "seed_0" / "cal1"
+    assert (ours / "weights.pt").read_bytes() == (lent / "weights.pt").read_bytes()  # the same CAL1
+    job = json.loads((ours / "pool_labels" / "autolabel_job.json").read_text())
+    assert job["uncertainty"]["scorer"]["pooling"]["method"] == "mean"
+    card = json.loads((ours / "model_card.json").read_text())
+    assert {"recalibrate", "relabel_pool"} <= set(card["stage_seconds"])
+
+    theirs = json.loads((lent / "pool_labels" / "autolabel_job.json").read_text())
+    assert theirs["uncertainty"]["scorer"]["pooling"]["method"] == "sum"  # the lender's are left alone
+    n_lines = len((ours / "pool_labels" / "predictions.jsonl").read_text().splitlines())
+    assert n_lines == len((lent / "pool_labels" / "predictions.jsonl").read_text().splitlines())
+
+
 def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_spec, tmp_path):
     run_dir, _ = smoke_run
     cfg = smoke_cfg(demo_spec, "trainer.epochs=4", f"experiment.cal1_from={run_dir}")
