@@ -4,11 +4,17 @@
 
 The subgroups are the values of one per-image field of the dataset's ``meta.jsonl`` (the file beside its
 ``images/`` folder; the demo writes one, with ``line`` ("A" / "B" with ``data=demo_shift``), ``lighting``
-and others). For every finished seed of a run: how many POOL, GT2 and CONTROL images each subgroup holds
-(GT2 and CONTROL read from the training views CAL2 and CONTROL were trained on), and mAP50-95 of CAL1,
-CONTROL and CAL2 on the VAL images of each subgroup (the experiment's own evaluation, on a subset). Then the
-mean over seeds and the paired CAL2 - CONTROL difference with its 95% CI. Writes ``subgroups_<field>.json``
-into the run folder and prints a table.
+and others). For every finished seed of a run:
+
+- how many POOL, GT2 and CONTROL images each subgroup holds (GT2 and CONTROL read from the training views
+  CAL2 and CONTROL were trained on);
+- per subgroup of POOL, CAL1's mean uncertainty score, auto-labeled boxes and failed share: does the
+  score see the subgroup?
+- mAP50-95 of CAL1, CONTROL and CAL2 on the VAL images of each subgroup (the experiment's evaluation, on
+  a subset).
+
+Then the mean over seeds and the paired CAL2 - CONTROL difference with its 95% CI. Writes
+``subgroups_<field>.json`` into the run folder and prints a table.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import OmegaConf
 
+from autolabel.records import read_records
 from autolabel.split import read_manifest
 from autolabel.train import evaluate_weights
-from autolabel.views import load_truth
+from autolabel.views import load_truth, view_name
 from autolabel.yolo_format import DataError
 from experiments.gt2_vs_random import CONFIG_FILE
 from experiments.seed_run import write_json
@@ -61,6 +69,31 @@ def trained_on(view: Path, exclude: Sequence[Path]) -> list[Path]:
     return [p.resolve() for p in sorted(view.iterdir()) if str(p.resolve()) not in skip]
 
 
+def pool_scores(seed_dir: Path, pool: Sequence[Path], meta: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Per subgroup of POOL: mean uncertainty score (failed images left out), mean auto-labeled boxes and
+    the share of failed images (no box kept), from CAL1's pool labels."""
+    by_key = {view_name(i, p): str(Path(p).resolve()) for i, p in enumerate(pool)}
+    rows: dict[str, list[tuple[float, int, bool]]] = {}
+    for r in read_records(seed_dir / "cal1" / "pool_labels" / "predictions.jsonl"):
+        if r.get("error"):
+            continue
+        score = float("nan") if r.get("score") is None or r.get("failed") else float(r["score"])
+        rows.setdefault(meta[by_key[r["image"]]], []).append(
+            (score, len(r.get("boxes") or ()), bool(r.get("failed")))
+        )
+    out = {}
+    for group, values in rows.items():
+        scores, boxes, failed = (np.array(v, dtype=np.float64) for v in zip(*values, strict=True))
+        kept = scores[~np.isnan(scores)]
+        out[group] = {
+            "images": int(boxes.size),
+            "mean_score": float(kept.mean()) if kept.size else float("nan"),
+            "mean_boxes": float(boxes.mean()),
+            "failed_share": float(failed.mean()),
+        }
+    return out
+
+
 def seed_subgroups(run_dir: Path, seed: int, field: str) -> dict[str, Any]:
     """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup."""
     seed_dir = run_dir / f"seed_{seed}"
@@ -75,6 +108,7 @@ def seed_subgroups(run_dir: Path, seed: int, field: str) -> dict[str, Any]:
             "GT2": counts(trained_on(views / "cal2", split.gt1), meta),
             "CONTROL": counts(trained_on(views / "control", split.gt1), meta),
         },
+        "pool": pool_scores(seed_dir, split.pool, meta),
         "map50_95": {},
     }
     for group in sorted(set(meta[str(p.resolve())] for p in split.val)):
@@ -108,6 +142,10 @@ def subgroups(run_dir: Path, field: str) -> dict[str, Any]:
                 k: summarize([s["images"][k].get(g, 0) for s in per_seed.values()])["mean"]
                 for k in ("POOL", "GT2", "CONTROL")
             },
+            "pool": {
+                k: summarize([s["pool"].get(g, {}).get(k, float("nan")) for s in per_seed.values()])["mean"]
+                for k in ("mean_score", "mean_boxes", "failed_share")
+            },
         }
     out = {"field": field, "seeds": seeds, "per_seed": per_seed, "summary": summary}
     write_json(run_dir / f"subgroups_{field}.json", out)
@@ -121,14 +159,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = subgroups(args.run_dir, args.field)
     print(
-        f"{args.field} | pool / GT2 / CONTROL images (mean) | VAL mAP50-95 CAL1 / CONTROL / CAL2 | "
-        "CAL2 - CONTROL [95% CI]"
+        f"{args.field} | pool / GT2 / CONTROL images | pool: mean score, boxes, failed share | "
+        "VAL mAP50-95 CAL1 / CONTROL / CAL2 | CAL2 - CONTROL [95% CI]   (means over seeds)"
     )
     for group, s in out["summary"].items():
-        img, d = s["images"], s["CAL2-CONTROL"]
+        img, pool, d = s["images"], s["pool"], s["CAL2-CONTROL"]
         lo, hi = d["ci95"]
         print(
             f"{group} | {img['POOL']:.1f} / {img['GT2']:.1f} / {img['CONTROL']:.1f} | "
+            f"{pool['mean_score']:.2f}, {pool['mean_boxes']:.2f}, {pool['failed_share']:.2f} | "
             f"{s['CAL1']['mean']:.3f} / {s['CONTROL']['mean']:.3f} / {s['CAL2']['mean']:.3f} | "
             f"{d['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
         )

@@ -212,6 +212,9 @@ def test_subgroups_split_selections_and_val_scores_by_a_meta_field(smoke_run, ca
         n = metrics["per_seed"][seed]["selection"]["gt2"]["n"]
         assert sum(images["GT2"].values()) == sum(images["CONTROL"].values()) == n
         assert sum(images["POOL"].values()) == 20
+        pool = out["per_seed"][seed]["pool"]
+        assert sum(g["images"] for g in pool.values()) == 20
+        assert all(0.0 <= g["failed_share"] <= 1.0 and g["mean_boxes"] >= 0.0 for g in pool.values())
         groups = out["per_seed"][seed]["map50_95"]
         assert sum(g["n_val"] for g in groups.values()) == 12
         assert set(groups) <= {"linear", "radial"}
