@@ -7,7 +7,9 @@ when the experiment is run again. A ``cal1/`` with its ``model_card.json`` (writ
 is finished too: an interrupted seed keeps its CAL1 and redoes only what followed. With
 ``experiment.cal1_from=<run folder>`` a seed starts from a copy of that run's finished CAL1 of the same
 seed, after checking that it was trained with the same settings; when that run also trained CONTROL on
-the very same images with the same fine-tune recipe, its CONTROL is copied too instead of retrained.
+the very same images with the same fine-tune recipe, its CONTROL is copied too instead of retrained, and
+when its pool labels were made with other ``uncertainty`` settings, CAL1 is calibrated and the pool
+labeled again with this run's (:func:`relabel`).
 
 CONTROL (``experiment.control``): ``size``, a random pool draw with as many images as GT2; or ``cost``,
 random pool images in random order until their hand-labeling seconds (cost model, hidden truth) come
@@ -274,7 +276,8 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
 
 
 def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
-    """Refuse to lend a CAL1 trained with other settings (anything but experiment / selection / seed)."""
+    """Refuse to lend a CAL1 trained with other settings (any but experiment, selection, seed, uncertainty
+    and label, :data:`NOT_CAL1`)."""
     if not saved.is_file():
         raise DataError(f"experiment.cal1_from: {saved} is missing, so its settings cannot be checked")
     theirs = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
