@@ -27,10 +27,16 @@ from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import check_control, check_same_cal1, differing_keys, run_seed, write_json
+from experiments.seed_run import (
+    CONFIG_FILE,
+    check_control,
+    check_same_cal1,
+    differing_keys,
+    run_seed,
+    write_json,
+)
 
 log = logging.getLogger("experiments.gt2_vs_random")
-CONFIG_FILE = "experiment_config.yaml"
 # settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget),
 # and where CAL1 comes from (a lent CAL1 is checked to have the same settings)
 EXTENDABLE = ("seeds", "rounds", "budget", "round_seeds", "cal1_from")

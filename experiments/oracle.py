@@ -21,7 +21,7 @@ from autolabel.efficiency import class_counts
 from autolabel.matching import match_detections
 from autolabel.records import record_detections
 from autolabel.structures import GroundTruth
-from experiments.selection import Selection, _budget_size, _check_budget, _eligible
+from experiments.selection import Selection, _check_budget, _eligible, top_by_value
 
 ORACLE_KEYS = ("errors", "truth_boxes")
 
@@ -74,13 +74,5 @@ class OracleSelection:
                 f"{len(missing)} records have no {field!r} (e.g. {records[missing[0]].get('image')!r}): the "
                 "oracle needs the hidden truth, which only experiments.gt2_vs_random adds"
             )
-        shuffled = eligible[rng.permutation(eligible.size)]
-        values = np.array([records[i][field] for i in shuffled], dtype=np.float64)
-        order = np.argsort(-values, kind="stable")  # stable: the shuffle breaks ties
-        size = min(_budget_size(self.budget, eligible.size), eligible.size)
-        reason = f"oracle, most {self.key} by the hidden truth: {size} of {eligible.size} eligible"
-        return Selection(
-            indices=shuffled[order[:size]],
-            values=values[order[:size]],
-            reason=f"{reason} (budget {self.budget})",
-        )
+        label = f"oracle, most {self.key} by the hidden truth"
+        return top_by_value(records, lambda r: r[field], budget=self.budget, rng=rng, label=label)

@@ -154,13 +154,18 @@ RULES = {
 RULES["difficulty"] = RULES["DifficultySelection"]
 
 
+def _rule_name(rule: str) -> str:
+    """The short name of a selection rule as metrics.json stores it (its class name); unknown ones as is."""
+    return RULES[rule][0] if rule in RULES else rule
+
+
 # --- sections ---------------------------------------------------------------------------------------
 def _setup(metrics: Mapping) -> list[str]:
     exp = metrics.get("experiment") or {}
     seeds = list(exp.get("seeds") or (metrics.get("per_seed") or {}).keys())
     rule = exp.get("selection", "n/a")
-    if rule in RULES:  # metrics.json stores the class name
-        rule = f"{RULES[rule][0]} (GT2 = {RULES[rule][1]})"
+    if rule in RULES:
+        rule = f"{_rule_name(rule)} (GT2 = {RULES[rule][1]})"
     one = (
         " One seed: no confidence intervals, so nothing below is a significance claim."
         if len(seeds) < 2
@@ -253,7 +258,7 @@ def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
 def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
     lines = ["## What was selected (mean over seeds)", ""]
-    rule = str(get(metrics, "experiment", "selection") or "")
+    rule = _rule_name(str(get(metrics, "experiment", "selection") or "the"))
     pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
     rows = [
@@ -270,7 +275,7 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
         for c in classes
     ]
     lines += [
-        f"GT2 ({RULES.get(rule, (rule or 'the',))[0]} selection) vs CONTROL (random draw):",
+        f"GT2 ({rule} selection) vs CONTROL (random draw):",
         "",
         *table(["", "GT2", "CONTROL"], rows),
     ]

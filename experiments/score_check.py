@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from hydra.utils import instantiate
 
 from autolabel.efficiency import CostModel, action_seconds
 from autolabel.records import read_records
@@ -35,7 +35,7 @@ from autolabel.split import read_manifest
 from autolabel.views import load_truth, view_name
 from autolabel.yolo_format import DataError
 from experiments.oracle import truth_counts
-from experiments.seed_run import write_json
+from experiments.seed_run import load_run_config, write_json
 
 RANKINGS = ("score", "n_pred", "errors")
 
@@ -122,12 +122,7 @@ def check_seed(seed_dir: Path, cost: CostModel, fraction: float) -> dict[str, An
 
 def score_check(run_dir: Path, fraction: float = 0.3) -> dict[str, Any]:
     """Every seed folder of ``run_dir``; writes and returns ``score_check.json``'s content."""
-    config = run_dir / "experiment_config.yaml"
-    if not config.is_file():
-        raise DataError(f"{run_dir} is not an experiment run folder ({config} is missing)")
-    cost_cfg = OmegaConf.to_container(OmegaConf.load(config).cost, resolve=True)
-    cost_cfg.pop("_target_", None)
-    cost = CostModel(**cost_cfg)
+    cost: CostModel = instantiate(load_run_config(run_dir).cost)
     seeds = sorted(run_dir.glob("seed_*/cal1/pool_labels/predictions.jsonl"))
     if not seeds:
         raise DataError(f"{run_dir} holds no seed with CAL1 pool labels")

@@ -18,11 +18,12 @@ closest to GT2's: the same labeling time instead of the same image count.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from autolabel.job import MARKER
 from autolabel.model_card import write_model_card
 from autolabel.records import json_safe, read_records
 from autolabel.split import read_manifest
+from autolabel.structures import GroundTruth
 from autolabel.train import StageTimer, evaluate_weights, fit, label_stages, train_and_card
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError, write_text_atomic
@@ -44,6 +46,7 @@ from experiments.selection import Selection, composition, cost_matched_control, 
 from uncertainty.build import CALIBRATION_FILE, settings
 
 log = logging.getLogger("experiments.seed_run")
+CONFIG_FILE = "experiment_config.yaml"  # a run folder's settings, saved by its first run
 CONTROL_MODES = ("size", "cost")
 # settings CAL1 does not depend on: a run that differs only in these may lend its CAL1 (cal1_from)
 # (uncertainty: a kept CAL1 whose pool labels were made with other settings is labeled again, see relabel)
@@ -53,10 +56,13 @@ CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "boost")
 
 
 def model_summary(
-    evaluation: dict[str, Any], train_images: Sequence[Path], num_classes: int
+    evaluation: dict[str, Any], train_images: Sequence[Path], truth_of: Callable[[Path], GroundTruth]
 ) -> dict[str, Any]:
-    """The figures of one model that the report compares (from :func:`autolabel.model_card.evaluate`)."""
-    truths = [load_truth(p, num_classes=num_classes) for p in train_images]
+    """The figures of one model that the report compares (from :func:`autolabel.model_card.evaluate`).
+
+    truth_of: an image's truth (the training labels), for the box count.
+    """
+    truths = [truth_of(p) for p in train_images]
     return {
         **{key: evaluation[key] for key in MODEL_METRICS},
         "n_train_images": len(train_images),
@@ -73,14 +79,16 @@ def selection_summary(
     paths: Sequence[Path],
     names: Sequence[str],
     cost: CostModel,
+    truth_of: Callable[[Path], GroundTruth],
 ) -> dict[str, Any]:
     """Images, band mix, boxes, class mix (from the hidden truth) and hand-labeling seconds of a selection.
 
     ``label_seconds`` = images x ``cost.t_image`` + boxes x ``cost.t_draw``: what labeling it by hand costs.
+    truth_of: an image's hidden truth.
     """
     boxes = Counter()
     for path in paths:
-        boxes.update(names[c] for c in load_truth(path, num_classes=len(names)).cls)
+        boxes.update(names[c] for c in truth_of(path).cls)
     comp = composition(records, selection)
     return {
         "n": comp["n"],
@@ -104,21 +112,21 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     names = card["model"]["classes"]
     records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
     by_key = {view_name(i, p): p for i, p in enumerate(split.pool)}
+    # every label file of the seed is read once (GT1 serves three models; GT2 and CONTROL two purposes)
+    truth_of = functools.cache(lambda path: load_truth(path, num_classes=len(names)))
     with timer("select"):
         cost: CostModel = instantiate(cfg.cost)
         strategy = instantiate(cfg.selection)
         if getattr(strategy, "needs_truth", False):  # the oracle ceiling (experiments.oracle)
-            records = with_truth(
-                records, lambda r: load_truth(by_key[r["image"]], num_classes=len(names)), len(names)
-            )
+            records = with_truth(records, lambda r: truth_of(by_key[r["image"]]), len(names))
         gt2 = strategy.select(records, rng=np.random.default_rng([seed, 1]))
         gt2_paths = [by_key[records[i]["image"]] for i in gt2.indices]
-        control = draw_control(cfg, records, gt2, by_key, cost, len(names))
+        control = draw_control(cfg, records, gt2, cost, lambda r: truth_of(by_key[r["image"]]))
         control_paths = [by_key[records[i]["image"]] for i in control.indices]
         pool_bands = Counter(r.get("difficulty", "unscored") for r in records if not r.get("error"))
         selection = {
-            "gt2": selection_summary(records, gt2, gt2_paths, names, cost),
-            "control": selection_summary(records, control, control_paths, names, cost),
+            "gt2": selection_summary(records, gt2, gt2_paths, names, cost, truth_of),
+            "control": selection_summary(records, control, control_paths, names, cost, truth_of),
             "overlap": len(set(gt2.indices.tolist()) & set(control.indices.tolist())),
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,
@@ -126,7 +134,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
         write_json(seed_dir / "selection.json", selection)
         log.info("seed %d: GT2 %s; CONTROL %s", seed, gt2.reason, control.reason)
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
-    models = {"CAL1": model_summary(card["evaluation"], split.gt1, len(names))}
+    models = {"CAL1": model_summary(card["evaluation"], split.gt1, truth_of)}
     warm = cfg.experiment.train_mode == "warm"
     for name, extra in (("CONTROL", control_paths), ("CAL2", gt2_paths)):
         images = [*split.gt1, *extra]
@@ -152,7 +160,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             )
         with timer(f"evaluate_{key}"):
             _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
-        models[name] = model_summary(evaluation, images, len(names))
+        models[name] = model_summary(evaluation, images, truth_of)
         log.info(
             "seed %d %s: mAP50-95 %.3f boost %.2f",
             seed,
@@ -177,11 +185,13 @@ def draw_control(
     cfg: DictConfig,
     records: Sequence[dict],
     gt2: Selection,
-    by_key: dict[str, Path],
     cost: CostModel,
-    num_classes: int,
+    truth_of: Callable[[dict], GroundTruth],
 ) -> Selection:
-    """CONTROL for ``gt2`` by ``experiment.control`` (same image count, or same hand-labeling seconds)."""
+    """CONTROL for ``gt2`` by ``experiment.control`` (same image count, or same hand-labeling seconds).
+
+    truth_of: a record's hidden truth (read only for ``control=cost``, to price each image).
+    """
     rng = np.random.default_rng([int(cfg.seed), 2])
     if check_control(cfg) == "size":
         return random_control(records, size=len(gt2.indices), rng=rng)
@@ -189,7 +199,7 @@ def draw_control(
     def label_seconds(record: dict) -> float:
         if record.get("error"):
             return 0.0  # never eligible
-        return cost.hand_label_seconds(1, len(load_truth(by_key[record["image"]], num_classes=num_classes)))
+        return cost.hand_label_seconds(1, len(truth_of(record)))
 
     seconds = [label_seconds(r) for r in records]
     target = float(sum(seconds[i] for i in gt2.indices))
@@ -261,10 +271,9 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
         return None
     lend = Path(str(source)) / f"seed_{int(cfg.seed)}"
     result, view = lend / "result.json", lend / "cal1" / "data" / "images" / "control"
-    config = Path(str(source)) / "experiment_config.yaml"
     if not (result.is_file() and (lend / "control" / "weights.pt").is_file() and view.is_dir()):
         return None
-    theirs = OmegaConf.load(config).experiment if config.is_file() else {}
+    theirs = load_run_config(Path(str(source))).experiment  # checked to exist by check_same_cal1
     recipe = ("train_mode", "finetune_epochs")
     if any(theirs.get(k) != cfg.experiment.get(k) for k in recipe):
         return None
@@ -288,6 +297,14 @@ def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
             f"experiment.cal1_from: {saved.parent} trained CAL1 with other settings (differ in: "
             f"{', '.join(changed)})"
         )
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The settings saved in a run folder of the experiment; DataError when it is not one."""
+    saved = run_dir / CONFIG_FILE
+    if not saved.is_file():
+        raise DataError(f"{run_dir} is not an experiment run folder ({saved} is missing)")
+    return OmegaConf.load(saved)
 
 
 def differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,9 +72,12 @@ class Selection:
 
 
 # --- record fields ----------------------------------------------------------------------------------
-def _eligible(records: Sequence[dict]) -> np.ndarray:
-    """(E,) int64: positions of the records that can be labeled (no ``error``)."""
-    return np.array([i for i, r in enumerate(records) if not r.get("error")], dtype=np.int64)
+def _eligible(records: Sequence[dict], exclude: Sequence[int] = ()) -> np.ndarray:
+    """(E,) int64: positions of the records that can be labeled (no ``error``), ``exclude`` left out."""
+    skip = {int(i) for i in exclude}
+    return np.array(
+        [i for i, r in enumerate(records) if not r.get("error") and i not in skip], dtype=np.int64
+    )
 
 
 def _is_failed(record: dict) -> bool:
@@ -278,13 +281,34 @@ class BoxCountSelection:
         self.budget = _check_budget(budget)
 
     def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
-        eligible = _eligible(records)
-        shuffled = eligible[rng.permutation(eligible.size)]
-        boxes = np.array([len(records[i].get("boxes") or ()) for i in shuffled], dtype=np.float64)
-        order = np.argsort(-boxes, kind="stable")  # stable: the shuffle breaks ties
-        size = min(_budget_size(self.budget, eligible.size), eligible.size)
-        reason = f"most boxes: {size} of {eligible.size} eligible (budget {self.budget})"
-        return Selection(indices=shuffled[order[:size]], values=boxes[order[:size]], reason=reason)
+        return top_by_value(
+            records,
+            lambda r: len(r.get("boxes") or ()),
+            budget=self.budget,
+            rng=rng,
+            label="most boxes",
+        )
+
+
+def top_by_value(
+    records: Sequence[dict],
+    value: Callable[[dict], float],
+    *,
+    budget: int | float,
+    rng: np.random.Generator,
+    label: str,
+) -> Selection:
+    """The ``budget`` eligible records with the highest ``value(record)``; ties in a random order.
+
+    budget: as checked by ``_check_budget``. Values are the chosen records' values; ``label`` starts the
+    reason, e.g. "most boxes: 125 of 418 eligible (budget 0.3)".
+    """
+    eligible = _eligible(records)
+    shuffled = eligible[rng.permutation(eligible.size)]
+    values = np.array([value(records[i]) for i in shuffled], dtype=np.float64)
+    order = np.argsort(-values, kind="stable")[: _budget_size(budget, eligible.size)]  # stable: shuffle ties
+    reason = f"{label}: {order.size} of {eligible.size} eligible (budget {budget})"
+    return Selection(indices=shuffled[order], values=values[order], reason=reason)
 
 
 # --- the control and reports ------------------------------------------------------------------------
@@ -303,7 +327,7 @@ def random_control(
     except TypeError:
         raise ValueError(f"size must be an int >= 0, got {size!r}") from None
     excluded = {int(i) for i in exclude}
-    pool = np.array([i for i in _eligible(records) if int(i) not in excluded], dtype=np.int64)
+    pool = _eligible(records, exclude=excluded)
     if not 0 <= size <= pool.size:
         raise ValueError(
             f"size must be between 0 and the {pool.size} eligible images left to draw from "
@@ -337,8 +361,7 @@ def cost_matched_control(
         raise ValueError(f"seconds must hold one value per record ({len(records)}), got {cost.size}")
     if not (math.isfinite(target) and target >= 0):
         raise ValueError(f"target must be a finite number of seconds >= 0, got {target!r}")
-    excluded = {int(i) for i in exclude}
-    pool = np.array([i for i in _eligible(records) if int(i) not in excluded], dtype=np.int64)
+    pool = _eligible(records, exclude=exclude)
     if not np.all(np.isfinite(cost[pool]) & (cost[pool] >= 0)):
         raise ValueError("seconds must be finite and >= 0 for every eligible record")
     order = rng.permutation(pool)

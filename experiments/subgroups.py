@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig
 
 from autolabel.records import read_records
 from autolabel.split import read_manifest
 from autolabel.train import evaluate_weights
 from autolabel.views import load_truth, view_name
 from autolabel.yolo_format import DataError
-from experiments.gt2_vs_random import CONFIG_FILE
-from experiments.seed_run import write_json
+from experiments.seed_run import load_run_config, write_json
 from experiments.stats import paired_difference, summarize
 
 MODELS = {"CAL1": "cal1", "CONTROL": "control", "CAL2": "cal2"}  # model -> folder of its weights
@@ -94,10 +93,11 @@ def pool_scores(seed_dir: Path, pool: Sequence[Path], meta: dict[str, str]) -> d
     return out
 
 
-def seed_subgroups(run_dir: Path, seed: int, field: str) -> dict[str, Any]:
-    """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup."""
-    seed_dir = run_dir / f"seed_{seed}"
-    cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+def seed_subgroups(cfg: DictConfig, seed_dir: Path, field: str) -> dict[str, Any]:
+    """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup.
+
+    cfg: the run's saved settings (the evaluation's threshold, image size and device).
+    """
     split = read_manifest(seed_dir / "cal1" / "manifest.csv")
     meta = read_meta([*split.pool, *split.val], field)
     views = seed_dir / "cal1" / "data" / "images"
@@ -123,12 +123,11 @@ def seed_subgroups(run_dir: Path, seed: int, field: str) -> dict[str, Any]:
 
 def subgroups(run_dir: Path, field: str) -> dict[str, Any]:
     """Every finished seed of ``run_dir``; writes and returns ``subgroups_<field>.json``'s content."""
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise DataError(f"{run_dir} is not an experiment run folder ({run_dir / CONFIG_FILE} is missing)")
+    cfg = load_run_config(run_dir)
     seeds = sorted(int(p.parent.name.split("_")[1]) for p in run_dir.glob("seed_*/result.json"))
     if not seeds:
         raise DataError(f"{run_dir} holds no finished seed (no seed_*/result.json)")
-    per_seed = {str(s): seed_subgroups(run_dir, s, field) for s in seeds}
+    per_seed = {str(s): seed_subgroups(cfg, run_dir / f"seed_{s}", field) for s in seeds}
     groups = sorted({g for s in per_seed.values() for g in s["map50_95"]})
     summary: dict[str, Any] = {}
     for g in groups:
