@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -19,6 +20,12 @@ settings.load_profile("autolabel")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="autolabel-tests-"))
 os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE)
 os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_CACHE / "ultralytics")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's cache folder: each run used to leave one behind in the temp folder."""
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
