@@ -66,6 +66,24 @@ def check_model_source(model: str | Path) -> str:
     return text
 
 
+def detect_head(model: torch.nn.Module) -> torch.nn.Module:
+    """The Detect head of an ultralytics detection model (its last layer); TypeError if it is none.
+
+    The one place (with :func:`branch_final_convs`) that knows where the head sits: MC dropout
+    (``uncertainty.mc_dropout``) and :func:`add_head_dropout` find it here.
+    """
+    head = model.model[-1]
+    if not (hasattr(head, "cv2") and hasattr(head, "cv3") and hasattr(head, "dfl")):
+        raise TypeError(f"the last layer is {type(head).__name__}, not a v8 / 11 Detect head")
+    return head
+
+
+def branch_final_convs(head: torch.nn.Module, branch: str) -> list[torch.nn.Module]:
+    """The last module of each level of one Detect branch (``box`` = cv2, ``cls`` = cv3): its final 1x1
+    conv (or whatever replaced it)."""
+    return [seq[-1] for seq in (head.cv2 if branch == "box" else head.cv3)]
+
+
 def add_head_dropout(model: torch.nn.Module, p: float) -> list:
     """Channel dropout (``F.dropout2d``, train mode only) before each final 1x1 conv of the Detect head.
 
@@ -73,8 +91,8 @@ def add_head_dropout(model: torch.nn.Module, p: float) -> list:
     unchanged: a model trained this way is the model MC dropout (``uncertainty.mc_dropout``) samples.
     Returns the hook handles.
     """
-    head = model.model[-1]
-    convs = [seq[-1] for seq in (*head.cv2, *head.cv3)]
+    head = detect_head(model)
+    convs = [*branch_final_convs(head, "box"), *branch_final_convs(head, "cls")]
     return [
         conv.register_forward_pre_hook(lambda m, args: (F.dropout2d(args[0], p, m.training), *args[1:]))
         for conv in convs

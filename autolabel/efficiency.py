@@ -39,7 +39,8 @@ from autolabel.structures import Detections, GroundTruth
 COUNT_COLUMNS: tuple[str, ...] = ("n_truth", "n_pred", "tp", "wrong_class", "fp", "fn")
 _N_TRUTH, _N_PRED, _TP, _WC, _FP, _FN = range(len(COUNT_COLUMNS))
 
-DEFAULT_GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 .. 0.95
+# Operating thresholds the boost is maximised over (0.05 .. 0.95); the model card records the grid.
+THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def choose_threshold(
     Each image's IoU matrix and candidate lists are built once and reused for every grid point.
     """
     pairs = _prepare(pairs, num_classes)
-    thresholds = [_check_threshold(t) for t in (DEFAULT_GRID if grid is None else grid)]
+    thresholds = [_check_threshold(t) for t in (THRESHOLD_GRID if grid is None else grid)]
     if not thresholds:
         raise ValueError("grid is empty")
     totals = np.zeros((len(thresholds), len(COUNT_COLUMNS)), dtype=np.int64)  # (G, 6)

@@ -3,14 +3,15 @@
 Layout of ``output``::
 
     autolabel_job.json        what wrote this folder (weights, source, thresholds); resume must match it
-    predictions.jsonl         one record per image, appended and fsynced batch by batch (the commit log)
+    the record log            one ImageRecord per image (:mod:`autolabel.records`), appended and fsynced
+                              batch by batch: the commit log
     labels/<image>.txt        YOLO labels of each image (class cx cy w h, normalised), written atomically
     annotations.coco.json     COCO JSON of all images (with score and full probs per box), at the end
     classes.txt               class names, one per line, for tools that open YOLO labels
     images.csv                one row per image: its scalar fields (n_boxes, error, score, difficulty...)
     summary.json              counts and throughput of the last run
 
-A batch is committed when its records reach ``predictions.jsonl``; its label files are written just
+A batch is committed when its records reach the record log; its label files are written just
 before, so a kill at any point loses at most the batch in flight and a rerun redoes exactly that batch.
 """
 
@@ -30,12 +31,11 @@ from tqdm import tqdm
 
 from autolabel.coco import CocoImage, coco_dataset, write_coco
 from autolabel.images import iter_batches
-from autolabel.records import RecordWriter, detections_record, error_record, read_records, record_detections
+from autolabel.records import PREDICTIONS, ImageRecord, RecordWriter, read_folder_records
 from autolabel.structures import Detections
 from autolabel.yolo_format import list_images, write_yolo_labels
 
 MARKER = "autolabel_job.json"
-PREDICTIONS = "predictions.jsonl"
 RESUME_KEYS = ("weights", "source", "names", "conf", "iou", "imgsz", "uncertainty")
 
 # (BGR images [(H, W, 3)], their keys) -> per image, auto-labels and extra record fields (uncertainty)
@@ -94,18 +94,18 @@ def _disk_full(exc: OSError, done: int, output: Path) -> JobError:
     )
 
 
-def write_exports(output: Path, records: Sequence[dict[str, Any]], *, names: Sequence[str]) -> None:
+def write_exports(output: Path, records: Sequence[ImageRecord], *, names: Sequence[str]) -> None:
     """Write the COCO JSON and classes.txt from all records (error records are left out of COCO)."""
     images = []
     for record in records:
-        if record.get("error"):
+        if not record.ok:
             continue
-        det = record_detections(record, num_classes=len(names))
+        det = record.detections_for(len(names))
         images.append(
             CocoImage(
-                file_name=record["image"],
-                width=record["width"],
-                height=record["height"],
+                file_name=record.image,
+                width=record.width,
+                height=record.height,
                 xyxy=det.xyxy,
                 cls=det.cls,
                 score=det.conf,
@@ -127,9 +127,9 @@ def _scalar_fields(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write_image_table(path: Path, records: Sequence[dict[str, Any]]) -> None:
+def write_image_table(path: Path, records: Sequence[ImageRecord]) -> None:
     """One CSV row per record with its scalar fields (nested dicts flattened as ``key.sub``)."""
-    rows = [_scalar_fields(r) for r in records]
+    rows = [_scalar_fields(r.to_json()) for r in records]
     columns = list(dict.fromkeys(k for row in rows for k in row))
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as f:
@@ -165,8 +165,7 @@ def run_label_job(
     check_output_dir(output, source)
     output.mkdir(parents=True, exist_ok=True)
     _check_resume(output, meta)
-    log = output / PREDICTIONS
-    done = {r["image"] for r in read_records(log, repair=True)}
+    done = {r.image for r in read_folder_records(output, repair=True)}
     keys = {path: path.relative_to(source).as_posix() for path in images}
     pending = [path for path in images if keys[path] not in done]
     label_root = output / "labels"
@@ -179,7 +178,7 @@ def run_label_job(
         disable=not progress,
     )
     try:
-        with RecordWriter(log) as writer:
+        with RecordWriter.in_folder(output) as writer:
             for loaded in iter_batches(pending, batch=batch, threads=threads):
                 ok = [item for item in loaded if item.image is not None]
                 outputs = predict([item.image for item in ok], [keys[item.path] for item in ok]) if ok else []
@@ -188,12 +187,13 @@ def run_label_job(
                 for item in loaded:
                     key = keys[item.path]
                     if item.image is None:
-                        records.append(error_record(key, item.error or "unreadable"))
+                        records.append(ImageRecord.unreadable(key, item.error or "unreadable"))
                         continue
                     det, extra = by_path[item.path]
                     height, width = item.image.shape[:2]
-                    record = detections_record(key, det, width=width, height=height, names=names)
-                    record.update(extra)
+                    record = ImageRecord.from_detections(
+                        key, det, width=width, height=height, names=names, **extra
+                    )
                     write_yolo_labels(
                         (label_root / key).with_suffix(".txt"), det.xyxy, det.cls, width=width, height=height
                     )
@@ -201,7 +201,7 @@ def run_label_job(
                 writer.append(records)
                 n_new += len(records)
                 bar.update(len(records))
-        all_records = read_records(log)
+        all_records = read_folder_records(output)
         write_exports(output, all_records, names=names)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -214,9 +214,9 @@ def run_label_job(
         "images": len(all_records),
         "labeled_now": n_new,
         "resumed_from": len(done),
-        "errors": sum(1 for r in all_records if r.get("error")),
-        "no_boxes": sum(1 for r in all_records if not r.get("error") and r["n_boxes"] == 0),
-        "boxes": sum(r["n_boxes"] for r in all_records),
+        "errors": sum(1 for r in all_records if not r.ok),
+        "no_boxes": sum(1 for r in all_records if r.ok and r.n_boxes == 0),
+        "boxes": sum(r.n_boxes for r in all_records),
         "seconds": round(seconds, 3),
         "images_per_s": round(n_new / seconds, 3) if seconds > 0 else None,
     }

@@ -13,25 +13,14 @@ import logging
 from pathlib import Path
 
 import hydra
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
-from autolabel.job import plain_predict, run_label_job
-from autolabel.train import label_meta
-from uncertainty.build import CALIBRATION_FILE, build_labeler, load_calibration
-from uncertainty.difficulty import plot_job_scores
+from autolabel.pipeline import FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
 
 log = logging.getLogger("autolabel.label")
-FALLBACK_CONF = 0.25
-
-
-def operating_threshold(weights: Path) -> float | None:
-    """The operating threshold recorded in the model card beside ``weights``, if there is one."""
-    card = weights.parent / "model_card.json"
-    if not card.is_file():
-        return None
-    return json.loads(card.read_text()).get("evaluation", {}).get("operating_threshold")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="label")
@@ -47,27 +36,22 @@ def main(cfg: DictConfig) -> dict:
     detector = Detector(
         weights, imgsz=cfg.imgsz, conf=float(conf), iou=cfg.iou, max_det=cfg.max_det, device=cfg.device
     )
+    stage: UncertaintyStage = instantiate(cfg.uncertainty)
+    calibration = stage.load_calibration(weights)
+    if calibration is None and "difficulty" in stage.provides:
+        log.warning("no calibration beside %s: scores without difficulty bands", weights)
     source, output = Path(cfg.source).expanduser(), Path(cfg.output).expanduser()
-    calibration = None
-    if cfg.uncertainty.enabled:
-        calibration = load_calibration(weights)
-        if calibration is None:
-            log.warning("no %s beside %s: scores without difficulty bands", CALIBRATION_FILE, weights)
-        predict = build_labeler(detector, cfg.uncertainty, calibration)
-    else:
-        predict = plain_predict(detector.predict)
-    meta = label_meta(detector, source, cfg.uncertainty)
-    summary = run_label_job(
-        predict=predict,
-        names=detector.names,
+    summary = label_folder(
+        cfg.uncertainty,
+        stage,
+        detector,
+        calibration,
         source=source,
         output=output,
-        meta=meta,
         batch=cfg.batch,
         threads=cfg.threads,
         progress=cfg.progress,
     )
-    plot_job_scores(output, calibration)
     log.info("auto-labeled %s: %s", source, summary)
     print(json.dumps(summary))
     return summary

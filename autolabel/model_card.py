@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from autolabel.detector import Detector, detection_ap
-from autolabel.efficiency import CostModel, choose_threshold, efficiency_report
+from autolabel.efficiency import THRESHOLD_GRID, CostModel, choose_threshold, efficiency_report
 from autolabel.images import map_batches
 from autolabel.records import json_safe
 from autolabel.structures import GroundTruth
@@ -51,7 +51,7 @@ def evaluate(
     grid, boosts = None, None
     if threshold is None:
         threshold, boosts = choose_threshold(pairs, cost=cost, num_classes=len(names))
-        grid = [round(0.05 * k, 2) for k in range(1, 20)]
+        grid = list(THRESHOLD_GRID)
     report = efficiency_report(pairs, cost=cost, threshold=float(threshold), num_classes=len(names)).to_dict()
     per_class = []
     for c, name in enumerate(names):

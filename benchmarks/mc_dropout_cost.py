@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import cv2
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from autolabel.detector import Detector
 from autolabel.offline import torch_threads
 from benchmarks.common import untrained_weights
-from uncertainty.build import build_labeler
 from uncertainty.mc_dropout import full_pass_outputs
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "uncertainty" / "mc_dropout.yaml"
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         detector = Detector(weights, imgsz=args.imgsz, conf=args.conf)
         cfg = OmegaConf.load(CONF)
         cfg.mc.passes = args.passes
-        labeler = build_labeler(detector, cfg)
+        labeler = instantiate(cfg).labeler(detector)
 
         def stock() -> None:
             stock_model.predict(images, imgsz=args.imgsz, conf=args.conf, batch=len(images), verbose=False)

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from experiments.constants import MODEL_NAMES as MODELS
+from experiments.constants import PAIRS
 from experiments.stats import paired_difference, summarize
 
-MODELS = ("CAL1", "CONTROL", "CAL2")
 OVERALL = ("map50_95", "map50", "precision", "recall", "boost")
 PER_CLASS = ("precision", "recall", "ap50", "ap50_95", "boost")
-PAIRS = (("CAL2", "CONTROL"), ("CAL2", "CAL1"), ("CONTROL", "CAL1"))
 PAIRED_OVERALL = ("map50_95", "map50", "boost")
 PAIRED_CLASS = ("ap50_95", "boost")
 
@@ -56,9 +56,9 @@ def summary(results: Sequence[Mapping], classes: Sequence[str]) -> dict[str, Any
 def ordering(results: Sequence[Mapping], metric: str = "map50_95") -> dict[str, Any]:
     """How often CAL1 < CONTROL < CAL2 held, per seed, in ``metric``."""
     held = [
-        _value(r["models"]["CAL1"][metric])
-        < _value(r["models"]["CONTROL"][metric])
-        < _value(r["models"]["CAL2"][metric])
+        _value(r["models"][MODELS[0]][metric])
+        < _value(r["models"][MODELS[1]][metric])
+        < _value(r["models"][MODELS[2]][metric])
         for r in results
     ]
     return {"metric": metric, "seeds_holding": int(np.sum(held)), "seeds": len(held)}

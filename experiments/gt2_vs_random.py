@@ -15,26 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
-from autolabel.records import read_records
-from autolabel.split import read_manifest
-from autolabel.views import view_name
+from autolabel.pipeline import uncertainty_settings
+from autolabel.records import ALL_BANDS
 from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
+from experiments.constants import MODEL_NAMES
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
-from experiments.seed_run import (
-    CONFIG_FILE,
-    check_control,
-    check_same_cal1,
-    differing_keys,
-    run_seed,
-    write_json,
-)
+from experiments.run_folder import CONFIG_FILE, RunFolder, differing_keys, write_json
+from experiments.seed_run import check_control, check_same_cal1, run_seed
 
 log = logging.getLogger("experiments.gt2_vs_random")
 # settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget),
@@ -45,18 +39,24 @@ EXTENDABLE = ("seeds", "rounds", "budget", "round_seeds", "cal1_from")
 ADDED_KEYS = {"control": "size"}
 
 
+def comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings as compared between runs of one folder: extendable keys left out, keys added
+    since older folders were made at the value those used, ``uncertainty`` as the job records it."""
+    out = {**cfg, "experiment": dict(cfg["experiment"])}
+    for key in EXTENDABLE:
+        out["experiment"].pop(key, None)
+    for key, value in ADDED_KEYS.items():
+        out["experiment"].setdefault(key, value)
+    out["uncertainty"] = uncertainty_settings(out["uncertainty"])
+    return out
+
+
 def check_config(run_dir: Path, cfg: DictConfig) -> None:
     """Refuse to mix results of different settings in one run folder (seeds may be added)."""
-    current = OmegaConf.to_container(cfg, resolve=True)
-    for key in EXTENDABLE:
-        current["experiment"].pop(key, None)
+    current = comparable(OmegaConf.to_container(cfg, resolve=True))
     saved = run_dir / CONFIG_FILE
     if saved.is_file():
-        previous = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
-        for key in EXTENDABLE:
-            previous["experiment"].pop(key, None)
-        for key, value in ADDED_KEYS.items():
-            previous["experiment"].setdefault(key, value)
+        previous = comparable(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
         if previous != current:
             changed = differing_keys(previous, current)
             raise DataError(
@@ -66,34 +66,42 @@ def check_config(run_dir: Path, cfg: DictConfig) -> None:
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, saved)
-    if not (
-        cfg.label_pool and (cfg.uncertainty.enabled or cfg.selection._target_.endswith("RandomSelection"))
-    ):
-        raise DataError("the experiment needs label_pool=true and uncertainty=mc_dropout to select GT2")
+    check_inputs(cfg)
+
+
+def check_inputs(cfg: DictConfig) -> None:
+    """Refuse, before anything is trained, a selection whose record fields the pool labels will lack."""
+    if not cfg.label_pool:
+        raise DataError("the experiment selects GT2 from CAL1's pool labels: set label_pool=true")
+    requires = frozenset(instantiate(cfg.selection).requires)
+    provides = frozenset(instantiate(cfg.uncertainty).provides)
+    if not requires <= provides:
+        raise DataError(
+            f"selection={cfg.selection._target_.rsplit('.', 1)[-1]} ranks by {', '.join(sorted(requires))}, "
+            f"which the uncertainty stage does not give ({', '.join(sorted(provides)) or 'nothing'}): "
+            "use uncertainty=mc_dropout"
+        )
 
 
 def pool_scores_and_samples(run_dir: Path, seeds: list[int], per_band: int) -> tuple[dict, dict]:
     """Per seed (score, band) of every pool image; a few sample images per band from the first seed."""
     scores, samples = {}, {}
+    run = RunFolder(run_dir)
     for seed in seeds:
-        pool_dir = run_dir / f"seed_{seed}" / "cal1"
-        records = [
-            r for r in read_records(pool_dir / "pool_labels" / "predictions.jsonl") if not r.get("error")
-        ]
-        scores[str(seed)] = [(r.get("score"), r.get("difficulty", "medium")) for r in records]
+        folder = run.seed(seed)
+        records = [r for r in folder.pool_records if r.ok]
+        scores[str(seed)] = [(r.score, r.band) for r in records]
         if samples:
             continue
-        pool = read_manifest(pool_dir / "manifest.csv").pool
-        by_key = {view_name(i, p): p for i, p in enumerate(pool)}
-        for band in ("easy", "medium", "hard", "failed"):
-            chosen = [r for r in records if r.get("difficulty") == band][:per_band]
+        for band in ALL_BANDS:
+            chosen = [r for r in records if r.difficulty == band][:per_band]
             samples[band] = [
                 SampleImage(
-                    path=by_key[r["image"]],
-                    boxes_xyxy=np.array([b["xyxy"] for b in r["boxes"]], np.float32).reshape(-1, 4),
-                    labels=[b["label"] for b in r["boxes"]],
-                    confs=np.array([b["conf"] for b in r["boxes"]], np.float32),
-                    score=r.get("score"),
+                    path=folder.pool_path(r),
+                    boxes_xyxy=r.detections.xyxy,
+                    labels=list(r.labels),
+                    confs=r.detections.conf,
+                    score=r.score,
                 )
                 for r in chosen
             ]
@@ -138,7 +146,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             sum(r.get("seconds", 0.0) for seed in per_seed_rounds for c in seed.values() for r in c), 2
         )
         log.info("rounds: %s", rounds["label_savings"]["explanation"])
-    classes = list(results[0]["models"]["CAL1"]["per_class"])
+    classes = list(results[0]["models"][MODEL_NAMES[0]]["per_class"])
     metrics = {
         "experiment": {
             "name": cfg.experiment.name,

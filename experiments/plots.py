@@ -21,10 +21,10 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from experiments.constants import MODEL_NAMES as MODELS  # noqa: E402
 from uncertainty.plots import score_histogram  # noqa: E402
 
 DPI = 100
-MODELS: tuple[str, ...] = ("CAL1", "CONTROL", "CAL2")
 MODEL_COLOURS = {"CAL1": "#9e9e9e", "CONTROL": "#1e88e5", "CAL2": "#8e24aa"}
 SAMPLE_BANDS: tuple[str, ...] = ("easy", "medium", "hard", "failed")
 SAMPLES_PER_ROW = 4

@@ -35,18 +35,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.detector import Detector
-from autolabel.job import run_label_job
-from autolabel.records import read_records
-from autolabel.split import read_manifest
-from autolabel.train import calibrated_labeler, evaluate_weights, fit, label_meta
+from autolabel.pipeline import UncertaintyStage, evaluate_weights, fit, label_folder
+from autolabel.records import ImageRecord, read_folder_records
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError
-from experiments.seed_run import fresh_folder, write_json
-from experiments.selection import RandomSelection
+from experiments.constants import ROUND_SALT
+from experiments.run_folder import SeedFolder, fresh_folder, write_json
+from experiments.selection import RandomSelection, Strategy, call_select
 from experiments.stats import paired_difference, summarize
 
 log = logging.getLogger("experiments.rounds")
-STRATEGIES = ("uncertainty", "random")
+STRATEGIES = ("uncertainty", "random")  # the configured selection, and the random control it is compared with
 ROUND_METRICS = ("map50_95", "map50", "boost")
 
 
@@ -57,18 +56,24 @@ def check_rounds(cfg: DictConfig) -> tuple[int, int]:
         raise DataError(f"experiment.rounds must be an int >= 0 (0 = no rounds), got {rounds!r}")
     if rounds and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
         raise DataError(f"experiment.budget must be an int >= 1 (images per round), got {budget!r}")
-    if rounds and cfg.selection._target_.endswith("RandomSelection"):
+    if rounds and not _selectors(cfg, 1)[STRATEGIES[0]].requires:
         raise DataError(
-            "experiment.rounds compares the uncertainty selection with random; selection=random would "
-            "compare random with itself: use selection=difficulty or selection=topk"
+            "experiment.rounds compares a selection that reads the auto-labels with random; "
+            f"selection={cfg.selection._target_.rsplit('.', 1)[-1]} reads none of them and would compare "
+            "random with itself: use selection=difficulty or selection=topk"
         )
     return rounds, int(budget or 0)
 
 
-def _selector(cfg: DictConfig, strategy: str, budget: int) -> Any:
-    if strategy == "random":
-        return RandomSelection(budget=budget)
-    return instantiate(cfg.selection, budget=budget)
+def _selectors(cfg: DictConfig, budget: int) -> dict[str, Strategy]:
+    """The rounds' strategies at ``budget`` images a round: the configured selection, and random."""
+    return dict(
+        zip(
+            STRATEGIES,
+            (instantiate(cfg.selection, budget=budget), RandomSelection(budget=budget)),
+            strict=True,
+        )
+    )
 
 
 def score_pool(
@@ -80,9 +85,9 @@ def score_pool(
     *,
     tag: str,
     output: Path,
-) -> list[dict]:
-    """Auto-label ``images`` with ``weights`` at ``threshold`` with MC-dropout uncertainty and difficulty
-    bands fitted on VAL; returns the job's records, keyed by ``view_name`` over ``images``."""
+) -> list[ImageRecord]:
+    """Auto-label ``images`` with ``weights`` at ``threshold`` with the ``uncertainty`` stage (difficulty
+    bands fitted on VAL); returns the job's records, keyed by ``view_name`` over ``images``."""
     split_name = f"pool_{tag}"
     build_view(
         {split_name: images},
@@ -95,19 +100,21 @@ def score_pool(
     )
     detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
     detector.conf = threshold
-    labeler, _ = calibrated_labeler(cfg, detector, ctx["val"], ctx["val_truths"])
+    stage: UncertaintyStage = instantiate(cfg.uncertainty)
+    fitted = stage.calibrate(detector, ctx["val"], ctx["val_truths"], batch=cfg.label.batch)
     source = Path(ctx["data"]) / "images" / split_name
     fresh_folder(output)
-    run_label_job(
-        predict=labeler,
-        names=detector.names,
+    label_folder(
+        cfg.uncertainty,
+        stage,
+        detector,
+        fitted[0] if fitted else None,
         source=source,
         output=output,
-        meta=label_meta(detector, source, cfg.uncertainty),
         batch=cfg.label.batch,
         threads=cfg.label.threads,
     )
-    return read_records(output / "predictions.jsonl")
+    return read_folder_records(output)
 
 
 def run_round(
@@ -130,7 +137,8 @@ def run_round(
             "experiment.budget"
         )
     tag = f"r{round_index}_{strategy}"
-    if strategy == "uncertainty":
+    selector = _selectors(cfg, ctx["budget"])[strategy]
+    if selector.requires:  # it reads the auto-labels: the current model labels what is left of the pool
         if round_index == 1 and ctx.get("cal1_records") is not None:
             records = ctx["cal1_records"]  # CAL1 already labeled the whole pool with uncertainty
         else:
@@ -139,12 +147,13 @@ def run_round(
                 cfg, ctx, Path(state["weights"]), threshold, remaining, tag=tag, output=folder / "pool_labels"
             )
     else:
-        records = [{"image": view_name(i, p)} for i, p in enumerate(remaining)]
+        records = [ImageRecord(image=view_name(i, p)) for i, p in enumerate(remaining)]
     seed = int(cfg.seed)
-    rng = np.random.default_rng([seed, 100 + round_index, STRATEGIES.index(strategy)])
-    chosen = _selector(cfg, strategy, ctx["budget"]).select(records, rng=rng)
+    rng = np.random.default_rng([seed, ROUND_SALT + round_index, STRATEGIES.index(strategy)])
     by_key = {view_name(i, p): p for i, p in enumerate(remaining)}
-    picked = [by_key[records[i]["image"]] for i in chosen.indices]
+    truth_of = ctx["truth"]
+    chosen = call_select(selector, records, rng=rng, truth=lambda r: truth_of(by_key[r.image]))
+    picked = [by_key[records[i].image] for i in chosen.indices]
     images = [*ctx["gt1"], *labeled, *picked]
     data_yaml = build_view(
         {tag: images}, dest=ctx["data"], names=ctx["names"], train=tag, val="val", yaml_name=f"{tag}.yaml"
@@ -158,7 +167,7 @@ def run_round(
         epochs=cfg.experiment.finetune_epochs if warm else None,
     )
     _, evaluation = evaluate_weights(cfg, weights, ctx["val"], ctx["val_truths"])
-    added_boxes = sum(len(load_truth(p, num_classes=len(ctx["names"]))) for p in picked)
+    added_boxes = sum(len(truth_of(p)) for p in picked)
     return {
         "strategy": strategy,
         "round": round_index,
@@ -179,11 +188,9 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
     Returns strategy -> the rounds' results, round 0 (CAL1 on GT1) first. Finished rounds are reused.
     """
     rounds, budget = check_rounds(cfg)
-    cal1_dir = seed_dir / "cal1"
-    card = json.loads((cal1_dir / "model_card.json").read_text())
-    split = read_manifest(cal1_dir / "manifest.csv")
-    names = card["model"]["classes"]
-    records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
+    folder = SeedFolder(seed_dir, int(cfg.seed))
+    cal1_dir, card, split, names = folder.cal1, folder.card, folder.manifest, folder.names
+    records = folder.pool_records
     pool_keys = [view_name(i, p) for i, p in enumerate(split.pool)]
     ctx = {
         "budget": budget,
@@ -192,9 +199,10 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
         "pool": split.pool,
         "val": split.val,
         "val_truths": [load_truth(p, num_classes=len(names)) for p in split.val],
+        "truth": folder.truth,
         "data": cal1_dir / "data",
         # round 1 reuses CAL1's pool labels when they cover the pool in its manifest order
-        "cal1_records": records if [r["image"] for r in records] == pool_keys else None,
+        "cal1_records": records if [r.image for r in records] == pool_keys else None,
     }
     evaluation = card["evaluation"]
     start = {

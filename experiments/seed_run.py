@@ -18,7 +18,6 @@ closest to GT2's: the same labeling time instead of the same image count.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import shutil
@@ -35,18 +34,30 @@ from autolabel.detector import Detector
 from autolabel.efficiency import CostModel
 from autolabel.job import MARKER
 from autolabel.model_card import write_model_card
-from autolabel.records import json_safe, read_records
-from autolabel.split import read_manifest
+from autolabel.pipeline import (
+    StageTimer,
+    evaluate_weights,
+    fit,
+    label_stages,
+    train_and_card,
+    uncertainty_settings,
+)
+from autolabel.records import ALL_BANDS, NO_BAND, ImageRecord
 from autolabel.structures import GroundTruth
-from autolabel.train import StageTimer, evaluate_weights, fit, label_stages, train_and_card
-from autolabel.views import build_view, load_truth, view_name
-from autolabel.yolo_format import DataError, write_text_atomic
-from experiments.oracle import with_truth
-from experiments.selection import Selection, composition, cost_matched_control, random_control
-from uncertainty.build import CALIBRATION_FILE, settings
+from autolabel.views import build_view, load_truth
+from autolabel.yolo_format import DataError
+from experiments.constants import CONTROL_SALT, GT2_SALT, MODEL_NAMES
+from experiments.run_folder import (
+    RESULT_FILE,
+    SeedFolder,
+    differing_keys,
+    fresh_folder,
+    load_run_config,
+)
+from experiments.selection import Selection, call_select, composition, cost_matched_control, random_control
+from uncertainty.stage import CALIBRATION_FILE
 
 log = logging.getLogger("experiments.seed_run")
-CONFIG_FILE = "experiment_config.yaml"  # a run folder's settings, saved by its first run
 CONTROL_MODES = ("size", "cost")
 # settings CAL1 does not depend on: a run that differs only in these may lend its CAL1 (cal1_from)
 # (uncertainty: a kept CAL1 whose pool labels were made with other settings is labeled again, see relabel)
@@ -74,7 +85,7 @@ def model_summary(
 
 
 def selection_summary(
-    records: Sequence[dict],
+    records: Sequence[ImageRecord],
     selection: Selection,
     paths: Sequence[Path],
     names: Sequence[str],
@@ -92,7 +103,7 @@ def selection_summary(
     comp = composition(records, selection)
     return {
         "n": comp["n"],
-        "bands": {band: comp["bands"].get(band, 0) for band in ("easy", "medium", "hard", "failed")},
+        "bands": {band: comp["bands"].get(band, 0) for band in ALL_BANDS},
         "mean_score": comp["mean_score"],
         "boxes": int(sum(boxes.values())),
         "label_seconds": cost.hand_label_seconds(comp["n"], sum(boxes.values())),
@@ -105,25 +116,23 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     """Everything for ``cfg.seed``; returns (and writes to ``result.json``) the seed's figures."""
     timer = StageTimer()
     seed = int(cfg.seed)
-    cal1_dir = seed_dir / "cal1"
+    folder = SeedFolder(seed_dir, seed)
     with timer("cal1"):
-        card = finished_cal1(cfg, cal1_dir) or train_and_card(cfg, fresh_folder(cal1_dir))
-    split = read_manifest(cal1_dir / "manifest.csv")
-    names = card["model"]["classes"]
-    records = read_records(cal1_dir / "pool_labels" / "predictions.jsonl")
-    by_key = {view_name(i, p): p for i, p in enumerate(split.pool)}
+        card = finished_cal1(cfg, folder.cal1) or train_and_card(cfg, fresh_folder(folder.cal1))
+    split, names = folder.manifest, card["model"]["classes"]
+    records = folder.pool_records
     # every label file of the seed is read once (GT1 serves three models; GT2 and CONTROL two purposes)
-    truth_of = functools.cache(lambda path: load_truth(path, num_classes=len(names)))
+    truth_of = folder.truth
     with timer("select"):
         cost: CostModel = instantiate(cfg.cost)
         strategy = instantiate(cfg.selection)
-        if getattr(strategy, "needs_truth", False):  # the oracle ceiling (experiments.oracle)
-            records = with_truth(records, lambda r: truth_of(by_key[r["image"]]), len(names))
-        gt2 = strategy.select(records, rng=np.random.default_rng([seed, 1]))
-        gt2_paths = [by_key[records[i]["image"]] for i in gt2.indices]
-        control = draw_control(cfg, records, gt2, cost, lambda r: truth_of(by_key[r["image"]]))
-        control_paths = [by_key[records[i]["image"]] for i in control.indices]
-        pool_bands = Counter(r.get("difficulty", "unscored") for r in records if not r.get("error"))
+        gt2 = call_select(
+            strategy, records, rng=np.random.default_rng([seed, GT2_SALT]), truth=folder.record_truth
+        )
+        gt2_paths = [folder.pool_path(records[i]) for i in gt2.indices]
+        control = draw_control(cfg, records, gt2, cost, folder.record_truth)
+        control_paths = [folder.pool_path(records[i]) for i in control.indices]
+        pool_bands = Counter(r.band or NO_BAND for r in records if r.ok)
         selection = {
             "gt2": selection_summary(records, gt2, gt2_paths, names, cost, truth_of),
             "control": selection_summary(records, control, control_paths, names, cost, truth_of),
@@ -131,21 +140,22 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,
         }
-        write_json(seed_dir / "selection.json", selection)
+        folder.write_json("selection.json", selection)
         log.info("seed %d: GT2 %s; CONTROL %s", seed, gt2.reason, control.reason)
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
-    models = {"CAL1": model_summary(card["evaluation"], split.gt1, truth_of)}
+    cal1, control_name, cal2 = MODEL_NAMES
+    models = {cal1: model_summary(card["evaluation"], split.gt1, truth_of)}
     warm = cfg.experiment.train_mode == "warm"
-    for name, extra in (("CONTROL", control_paths), ("CAL2", gt2_paths)):
+    for name, extra in ((control_name, control_paths), (cal2, gt2_paths)):
         images = [*split.gt1, *extra]
         key = name.lower()
-        if name == "CONTROL" and (lent := lent_control(cfg, seed_dir, images)):
+        if name == control_name and (lent := lent_control(cfg, seed_dir, images)):
             models[name] = lent
             continue
         with timer(f"train_{key}"):
             data_yaml = build_view(
                 {key: images},
-                dest=cal1_dir / "data",
+                dest=folder.cal1 / "data",
                 names=names,
                 train=key,
                 val="val",
@@ -169,7 +179,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             evaluation["boost"] or 0,
         )
     result = {"seed": seed, "models": models, "selection": selection, "stage_seconds": timer.seconds}
-    write_json(seed_dir / "result.json", result)
+    folder.write_json(RESULT_FILE, result)
     return result
 
 
@@ -183,21 +193,21 @@ def check_control(cfg: DictConfig) -> str:
 
 def draw_control(
     cfg: DictConfig,
-    records: Sequence[dict],
+    records: Sequence[ImageRecord],
     gt2: Selection,
     cost: CostModel,
-    truth_of: Callable[[dict], GroundTruth],
+    truth_of: Callable[[ImageRecord], GroundTruth],
 ) -> Selection:
     """CONTROL for ``gt2`` by ``experiment.control`` (same image count, or same hand-labeling seconds).
 
     truth_of: a record's hidden truth (read only for ``control=cost``, to price each image).
     """
-    rng = np.random.default_rng([int(cfg.seed), 2])
+    rng = np.random.default_rng([int(cfg.seed), CONTROL_SALT])
     if check_control(cfg) == "size":
         return random_control(records, size=len(gt2.indices), rng=rng)
 
-    def label_seconds(record: dict) -> float:
-        if record.get("error"):
+    def label_seconds(record: ImageRecord) -> float:
+        if not record.ok:
             return 0.0  # never eligible
         return cost.hand_label_seconds(1, len(truth_of(record)))
 
@@ -229,7 +239,7 @@ def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:
     log.info("seed %s: reusing the finished CAL1 in %s", cfg.seed, cal1_dir)
     job = cal1_dir / "pool_labels" / MARKER
     labeled_with = json.loads(job.read_text()).get("uncertainty") if job.is_file() else None
-    if labeled_with != settings(cfg.uncertainty):
+    if labeled_with != uncertainty_settings(OmegaConf.to_container(cfg.uncertainty, resolve=True)):
         relabel(cfg, cal1_dir, card)
     return card
 
@@ -247,7 +257,7 @@ def relabel(cfg: DictConfig, cal1_dir: Path, card: dict[str, Any]) -> None:
         elif old.exists():
             old.unlink()
     card.pop("uncertainty", None)
-    split = read_manifest(cal1_dir / "manifest.csv")
+    split = SeedFolder(cal1_dir.parent, int(cfg.seed)).manifest
     truths = [load_truth(p, num_classes=len(card["model"]["classes"])) for p in split.val]
     detector = Detector(Path(card["model"]["weights"]), imgsz=cfg.model.imgsz, device=cfg.device)
     detector.conf = card["evaluation"]["operating_threshold"]
@@ -270,7 +280,7 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
     if not source:
         return None
     lend = Path(str(source)) / f"seed_{int(cfg.seed)}"
-    result, view = lend / "result.json", lend / "cal1" / "data" / "images" / "control"
+    result, view = lend / RESULT_FILE, lend / "cal1" / "data" / "images" / "control"
     if not (result.is_file() and (lend / "control" / "weights.pt").is_file() and view.is_dir()):
         return None
     theirs = load_run_config(Path(str(source))).experiment  # checked to exist by check_same_cal1
@@ -281,7 +291,7 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
         return None
     shutil.copytree(lend / "control", fresh_folder(seed_dir / "control"), dirs_exist_ok=True)
     log.info("seed %s: CONTROL copied from %s (same images and recipe)", cfg.seed, lend)
-    return json.loads(result.read_text())["models"]["CONTROL"]
+    return json.loads(result.read_text())["models"][MODEL_NAMES[1]]
 
 
 def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
@@ -297,29 +307,3 @@ def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
             f"experiment.cal1_from: {saved.parent} trained CAL1 with other settings (differ in: "
             f"{', '.join(changed)})"
         )
-
-
-def load_run_config(run_dir: Path) -> DictConfig:
-    """The settings saved in a run folder of the experiment; DataError when it is not one."""
-    saved = run_dir / CONFIG_FILE
-    if not saved.is_file():
-        raise DataError(f"{run_dir} is not an experiment run folder ({saved} is missing)")
-    return OmegaConf.load(saved)
-
-
-def differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Sorted top-level keys whose values differ between two configs (a key missing in one differs)."""
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-
-def fresh_folder(folder: Path) -> Path:
-    """An empty folder: an interrupted seed's leftovers are cleared before it is redone."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    return folder
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Strict JSON (nan -> null), written atomically."""
-    write_text_atomic(path, json.dumps(json_safe(data), indent=2))

@@ -1,13 +1,14 @@
-"""Who gets labeled next: GT2 by difficulty or top score, the random CONTROL, and what a selection holds.
+r"""Who gets labeled next: GT2 by difficulty or top score, the random CONTROL, and what a selection holds.
 
-Records are the auto-label job's per-image dicts (one line of ``predictions.jsonl`` each):
-``image`` (str), ``score`` (float, higher = more uncertain; None when the image failed), ``difficulty``
-("easy" | "medium" | "hard" | "failed"; missing when the job ran without a calibration), ``failed``
-(bool: the auto-labeler kept no box) and ``error`` (str, only for images that could not be read).
-An image with an ``error`` is never eligible: a person cannot label what cannot be opened.
+Records are the auto-label job's :class:`~autolabel.records.ImageRecord`\ s: a strategy reads ``score``
+(higher = more uncertain; None when the image failed), ``band`` (easy / medium / hard / failed, None when
+the job ran without a calibration) and ``ok`` (False for images that could not be read). An image that
+could not be read is never eligible: a person cannot label what cannot be opened.
 
-Every strategy has the same ``select(records, *, rng) -> Selection``, so the experiment loop calls any of
-them without knowing which it holds; strategies are built from ``conf/selection/*.yaml`` with Hydra's
+Every strategy follows :class:`Strategy`: ``select(records, *, rng) -> Selection``, plus the inputs it
+names in its signature (``truth``: a record's hidden truth, which only an experiment has), and
+``requires``, the record fields it ranks by. The loops call any of them through :func:`call_select`
+without knowing which they hold; strategies are built from ``conf/selection/*.yaml`` with Hydra's
 ``_target_``. A ``Selection`` keeps the value each image was chosen by (modAL's ``(indices, values)``)
 and a one-line ``reason``, so a report can show why an image was picked.
 
@@ -22,23 +23,21 @@ Ties fall in a random order drawn from ``rng``. Same records and same rng seed -
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from uncertainty.calibration import BANDS, FAILED
+from autolabel.records import ALL_BANDS, FAILED, NO_BAND, ImageRecord
 
 # --- tuning constants -------------------------------------------------------------------------------
-# Band names a record's ``difficulty`` may hold: the calibration's easy / medium / hard, plus failed.
-KNOWN_BANDS: tuple[str, ...] = (*BANDS, FAILED)
 # GT2 by default: every image whose auto-labels likely need a correction, and those with none at all.
 GT2_BANDS: tuple[str, ...] = ("medium", "hard", FAILED)
-# Band name in ``composition`` for an eligible image with no difficulty (a job without calibration).
-UNKNOWN_BAND = "unknown"
 
 
 @dataclass(frozen=True)
@@ -71,36 +70,57 @@ class Selection:
         return int(self.indices.size)
 
 
+class Strategy(Protocol):
+    """A selection strategy as the loops see it.
+
+    requires: record fields the strategy reads (some of "boxes", "score", "difficulty"; none for a
+    random draw); a loop checks them against what its uncertainty stage provides before anything is
+    trained, and labels the pool only for a strategy that reads it.
+    select: the chosen records; extra keyword inputs it names in its signature (``truth``) are passed by
+    :func:`call_select`.
+    """
+
+    requires: frozenset[str]
+
+    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection: ...
+
+
+def call_select(
+    strategy: Strategy, records: Sequence[ImageRecord], *, rng: np.random.Generator, **inputs: Any
+) -> Selection:
+    """``strategy.select`` with the ``inputs`` its signature names (others are not passed).
+
+    Raises ValueError naming the input when the strategy asks for one the caller cannot give.
+    """
+    params = inspect.signature(strategy.select).parameters
+    wanted = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "rng"]
+    missing = [n for n in wanted if n not in inputs and params[n].default is inspect.Parameter.empty]
+    if missing:
+        raise ValueError(
+            f"{type(strategy).__name__} needs {', '.join(missing)}, which this loop cannot give "
+            f"(it gives {', '.join(sorted(inputs)) or 'nothing more'})"
+        )
+    return strategy.select(records, rng=rng, **{n: inputs[n] for n in wanted if n in inputs})
+
+
 # --- record fields ----------------------------------------------------------------------------------
-def _eligible(records: Sequence[dict], exclude: Sequence[int] = ()) -> np.ndarray:
-    """(E,) int64: positions of the records that can be labeled (no ``error``), ``exclude`` left out."""
+def _eligible(records: Sequence[ImageRecord], exclude: Sequence[int] = ()) -> np.ndarray:
+    """(E,) int64: positions of the records that can be labeled (read), ``exclude`` left out."""
     skip = {int(i) for i in exclude}
-    return np.array(
-        [i for i, r in enumerate(records) if not r.get("error") and i not in skip], dtype=np.int64
-    )
+    return np.array([i for i, r in enumerate(records) if r.ok and i not in skip], dtype=np.int64)
 
 
-def _is_failed(record: dict) -> bool:
-    return bool(record.get("failed", False)) or record.get("difficulty") == FAILED
-
-
-def _score(record: dict) -> float:
-    score = record.get("score")
-    return math.nan if score is None else float(score)
-
-
-def _band(record: dict) -> str | None:
-    """The record's difficulty band: "failed" for a failed image, else ``difficulty`` (None if absent)."""
-    return FAILED if _is_failed(record) else record.get("difficulty")
+def _is_failed(record: ImageRecord) -> bool:
+    return record.band == FAILED
 
 
 def _check_bands(bands: Sequence[str], *, name: str) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(str(b) for b in bands))  # order kept, duplicates dropped
-    unknown = [b for b in chosen if b not in KNOWN_BANDS]
+    unknown = [b for b in chosen if b not in ALL_BANDS]
     if unknown:
-        raise ValueError(f"{name} has unknown band names {unknown}; expected some of {list(KNOWN_BANDS)}")
+        raise ValueError(f"{name} has unknown band names {unknown}; expected some of {list(ALL_BANDS)}")
     if not chosen:
-        raise ValueError(f"{name} must name at least one band of {list(KNOWN_BANDS)}")
+        raise ValueError(f"{name} must name at least one band of {list(ALL_BANDS)}")
     return chosen
 
 
@@ -111,7 +131,7 @@ def _budget_size(budget: int | float, pool: int) -> int:
     return budget
 
 
-def _check_budget(budget: int | float) -> int | float:
+def check_budget(budget: int | float) -> int | float:
     """An int >= 1 (images) or a float in (0, 1] (fraction of the eligible pool)."""
     if isinstance(budget, bool):
         raise ValueError(f"budget must be an int >= 1 or a fraction in (0, 1], got {budget!r}")
@@ -129,7 +149,11 @@ def _check_budget(budget: int | float) -> int | float:
 
 
 def _rank(
-    records: Sequence[dict], candidates: np.ndarray, *, rng: np.random.Generator, failed_first: bool = False
+    records: Sequence[ImageRecord],
+    candidates: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    failed_first: bool = False,
 ) -> np.ndarray:
     """``candidates`` reordered by score, highest first (no score last); ties in a random order.
 
@@ -139,10 +163,10 @@ def _rank(
     """
     shuffled = candidates[rng.permutation(candidates.size)]
     failed = np.array([_is_failed(records[i]) for i in shuffled], dtype=bool)
-    scores = np.array([_score(records[i]) for i in shuffled], dtype=np.float64)
+    scores = np.array([records[i].score_value for i in shuffled], dtype=np.float64)
     unscored = ~failed & np.isnan(scores)
     if unscored.any():
-        image = records[shuffled[unscored][0]].get("image")
+        image = records[shuffled[unscored][0]].image
         raise ValueError(
             f"cannot rank by score: {int(unscored.sum())} images that did not fail have no 'score' "
             f"(e.g. {image!r}; was the job run without uncertainty?); use RandomSelection"
@@ -153,9 +177,11 @@ def _rank(
     return shuffled[order]
 
 
-def _selection(records: Sequence[dict], chosen: np.ndarray, reason: str, *, by_score: bool) -> Selection:
+def _selection(
+    records: Sequence[ImageRecord], chosen: np.ndarray, reason: str, *, by_score: bool
+) -> Selection:
     values = (
-        np.array([_score(records[i]) for i in chosen], dtype=np.float64)
+        np.array([records[i].score_value for i in chosen], dtype=np.float64)
         if by_score
         else np.full(chosen.size, math.nan)
     )
@@ -173,6 +199,8 @@ class DifficultySelection:
     otherwise.
     """
 
+    requires = frozenset({"score", "difficulty"})
+
     def __init__(
         self,
         *,
@@ -181,22 +209,22 @@ class DifficultySelection:
         failed_first: bool = False,
     ) -> None:
         self.bands = _check_bands(bands, name="bands")
-        self.budget = None if budget is None else _check_budget(budget)
+        self.budget = None if budget is None else check_budget(budget)
         self.failed_first = bool(failed_first)
 
-    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
         eligible = _eligible(records)
-        bands = [_band(records[i]) for i in eligible]
+        bands = [records[i].band for i in eligible]
         missing = [int(i) for i, band in zip(eligible, bands, strict=True) if band is None]
         if missing:
             raise ValueError(
-                f"{len(missing)} records have no 'difficulty' (e.g. {records[missing[0]].get('image')!r}): "
+                f"{len(missing)} records have no 'difficulty' (e.g. {records[missing[0]].image!r}): "
                 "the job ran without a calibration; use TopKSelection or RandomSelection"
             )
-        unknown = sorted({str(b) for b in bands} - set(KNOWN_BANDS))
+        unknown = sorted({str(b) for b in bands} - set(ALL_BANDS))
         if unknown:
             raise ValueError(
-                f"records' difficulty has unknown band names {unknown}; expected {list(KNOWN_BANDS)}"
+                f"records' difficulty has unknown band names {unknown}; expected {list(ALL_BANDS)}"
             )
         in_bands = eligible[np.array([b in self.bands for b in bands], dtype=bool)]
         ranked = _rank(records, in_bands, rng=rng, failed_first=self.failed_first)
@@ -226,11 +254,13 @@ class TopKSelection:
     Records need ``score`` on every image that did not fail: ValueError otherwise.
     """
 
+    requires = frozenset({"score"})
+
     def __init__(self, *, budget: int | float, failed_first: bool = False) -> None:
-        self.budget = _check_budget(budget)
+        self.budget = check_budget(budget)
         self.failed_first = bool(failed_first)
 
-    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
         eligible = _eligible(records)
         ranked = _rank(records, eligible, rng=rng, failed_first=self.failed_first)
         size = _budget_size(self.budget, eligible.size)
@@ -253,10 +283,12 @@ class RandomSelection:
     budget: int >= 1 (images) or float in (0, 1] (fraction of the eligible pool, rounded half up).
     """
 
-    def __init__(self, *, budget: int | float) -> None:
-        self.budget = _check_budget(budget)
+    requires: frozenset[str] = frozenset()
 
-    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+    def __init__(self, *, budget: int | float) -> None:
+        self.budget = check_budget(budget)
+
+    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
         eligible = _eligible(records)
         size = _budget_size(self.budget, eligible.size)
         if size >= eligible.size:
@@ -277,13 +309,15 @@ class BoxCountSelection:
     Values are the box counts.
     """
 
-    def __init__(self, *, budget: int | float) -> None:
-        self.budget = _check_budget(budget)
+    requires = frozenset({"boxes"})
 
-    def select(self, records: Sequence[dict], *, rng: np.random.Generator) -> Selection:
+    def __init__(self, *, budget: int | float) -> None:
+        self.budget = check_budget(budget)
+
+    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
         return top_by_value(
             records,
-            lambda r: len(r.get("boxes") or ()),
+            lambda r: r.n_boxes,
             budget=self.budget,
             rng=rng,
             label="most boxes",
@@ -291,8 +325,8 @@ class BoxCountSelection:
 
 
 def top_by_value(
-    records: Sequence[dict],
-    value: Callable[[dict], float],
+    records: Sequence[ImageRecord],
+    value: Callable[[ImageRecord], float],
     *,
     budget: int | float,
     rng: np.random.Generator,
@@ -300,7 +334,7 @@ def top_by_value(
 ) -> Selection:
     """The ``budget`` eligible records with the highest ``value(record)``; ties in a random order.
 
-    budget: as checked by ``_check_budget``. Values are the chosen records' values; ``label`` starts the
+    budget: as checked by ``check_budget``. Values are the chosen records' values; ``label`` starts the
     reason, e.g. "most boxes: 125 of 418 eligible (budget 0.3)".
     """
     eligible = _eligible(records)
@@ -313,7 +347,7 @@ def top_by_value(
 
 # --- the control and reports ------------------------------------------------------------------------
 def random_control(
-    records: Sequence[dict], *, size: int, exclude: Sequence[int] = (), rng: np.random.Generator
+    records: Sequence[ImageRecord], *, size: int, exclude: Sequence[int] = (), rng: np.random.Generator
 ) -> Selection:
     """CONTROL: ``size`` eligible images drawn uniformly at random, without replacement.
 
@@ -340,7 +374,7 @@ def random_control(
 
 
 def cost_matched_control(
-    records: Sequence[dict],
+    records: Sequence[ImageRecord],
     *,
     seconds: Sequence[float],
     target: float,
@@ -374,19 +408,20 @@ def cost_matched_control(
     return _selection(records, order[:k], reason, by_score=False)
 
 
-def composition(records: Sequence[dict], selection: Selection) -> dict:
+def composition(records: Sequence[ImageRecord], selection: Selection) -> dict:
     """What a selection holds: ``n`` images, ``bands``: {band: count}, ``mean_score`` (None if no score).
 
-    Bands are listed easy, medium, hard, failed (those present), then "unknown" for images without a
-    difficulty. ``mean_score`` averages the chosen images' scores, failed images (no score) left out.
+    Bands are listed easy, medium, hard, failed (those present), then :data:`~autolabel.records.NO_BAND`
+    for images without a difficulty. ``mean_score`` averages the chosen images' scores, failed images (no
+    score) left out.
     """
     chosen = [records[int(i)] for i in selection.indices]
-    counts = Counter(_band(r) or UNKNOWN_BAND for r in chosen)
-    order = [*KNOWN_BANDS, UNKNOWN_BAND]
+    counts = Counter(r.band or NO_BAND for r in chosen)
+    order = [*ALL_BANDS, NO_BAND]
     bands = {
         b: counts[b] for b in sorted(counts, key=lambda b: (order.index(b) if b in order else len(order), b))
     }
-    scores = np.array([_score(r) for r in chosen if not _is_failed(r)], dtype=np.float64)
+    scores = np.array([r.score_value for r in chosen if not _is_failed(r)], dtype=np.float64)
     scores = scores[np.isfinite(scores)]
     return {
         "n": len(chosen),

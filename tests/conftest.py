@@ -69,7 +69,7 @@ def trained_run(tmp_path_factory, demo_spec):
     """
     from hydra import compose, initialize_config_dir
 
-    from autolabel.train import train_and_card
+    from autolabel.pipeline import train_and_card
 
     run_dir = tmp_path_factory.mktemp("train_run")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

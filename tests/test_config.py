@@ -1,4 +1,5 @@
-"""Every config in every group composes, and its `_target_` instantiates."""
+"""Every config in every group composes with every app that uses its group, and its `_target_`
+instantiates (lightning-hydra-template's check); the experiment configs reproduce the studies."""
 
 from pathlib import Path
 
@@ -6,38 +7,91 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from autolabel.efficiency import CostModel
+from autolabel.pipeline import PlainLabels, uncertainty_settings
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
+APPS = ("train", "label", "evaluate", "gt2_vs_random")
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
+REQUIRED = {"label": ["weights=w.pt", "source=s", "output=o"], "evaluate": ["weights=w.pt"]}
 
 
 def compose_app(name, overrides=()):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=name, overrides=list(overrides))
+        return compose(config_name=name, overrides=[*REQUIRED.get(name, []), *overrides])
 
 
-@pytest.mark.parametrize(
-    ("group", "option"),
-    [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))],
-)
-def test_every_option_composes(group, option):
-    # the experiment app's defaults list has every group
-    extra = ["data.path=/x/data.yaml"] if option == "yolo" else []
-    cfg = compose_app("gt2_vs_random", [f"{group}={option}", *extra])
-    assert cfg.seed == 0
+def uses(app: str, group: str) -> bool:
+    defaults = OmegaConf.load(CONF / f"{app}.yaml").defaults
+    return any(OmegaConf.is_dict(d) and group in d for d in defaults)
 
 
-@pytest.mark.parametrize("option", ["difficulty", "topk", "random"])
-def test_selection_options_instantiate_a_strategy(option):
-    strategy = instantiate(compose_app("gt2_vs_random", [f"selection={option}"]).selection)
-    assert callable(strategy.select)
+CASES = [
+    (app, g, p.stem)
+    for app in APPS
+    for g in GROUPS
+    for p in sorted((CONF / g).glob("*.yaml"))
+    if uses(app, g) and (g != "experiment" or app == "gt2_vs_random" or p.stem == "smoke")
+]  # the studies in experiment/ are the experiment's; smoke also sizes the train and evaluate apps
+
+
+@pytest.mark.parametrize(("app", "group", "option"), CASES)
+def test_every_option_composes_and_instantiates(app, group, option, tmp_path):
+    extra = {"yolo": ["data.path=/x/data.yaml"], "demo": [f"data.root={tmp_path}", "data.n_images=4"]}
+    extra["demo_shift"] = extra["demo"]
+    cfg = compose_app(app, [f"{group}={option}", *extra.get(option, [])])
+    if group == "experiment":  # overrides other groups: everything it touches must still instantiate
+        nodes = [cfg[g] for g in ("selection", "uncertainty", "cost") if g in cfg]
+    else:
+        nodes = [cfg[group]] if "_target_" in cfg[group] else []
+    for node in nodes:
+        if option == "yolo":  # a dataset that is not there is a clear error naming the file
+            with pytest.raises(InstantiationException, match="/x/data.yaml"):
+                instantiate(node)
+            continue
+        assert instantiate(node) is not None
+
+
+def test_every_app_uses_the_shared_hydra_block():
+    for app in APPS:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name=app, overrides=REQUIRED.get(app, []), return_hydra_config=True)
+        sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
+        assert cfg.hydra.job.chdir is False and sweep["subdir"] == "${hydra.job.num}"
+    assert compose_app("gt2_vs_random", ["experiment=oracle"]).experiment.name == "oracle"
+
+
+def test_selection_options_instantiate_a_strategy():
+    for option in ("difficulty", "topk", "random", "boxes", "oracle"):
+        strategy = instantiate(compose_app("gt2_vs_random", [f"selection={option}"]).selection)
+        assert callable(strategy.select) and isinstance(strategy.requires, frozenset)
 
 
 def test_experiment_keys_and_group_coexist():
     cfg = compose_app("gt2_vs_random", ["experiment=smoke", "experiment.seeds=[3,4]"])
-    assert list(cfg.experiment.seeds) == [3, 4] and cfg.experiment.name == "smoke" and cfg.trainer.epochs == 2
+    assert list(cfg.experiment.seeds) == [3, 4] and cfg.experiment.name == "smoke"
+
+
+@pytest.mark.parametrize(
+    ("study", "expected"),
+    [
+        ("cal1_60ep", {"trainer.epochs": 60}),
+        ("cost_matched", {"experiment.control": "cost", "experiment.cal1_from": "runs/gt2_vs_random/demo"}),
+        ("box_count", {"selection._target_": "experiments.selection.BoxCountSelection"}),
+        ("oracle", {"selection._target_": "studies.oracle.OracleSelection"}),
+        ("mean_pooling", {"uncertainty.scorer.pooling.method": "mean"}),
+        ("shift", {"data.shift_share": 0.15, "experiment.seeds": [0]}),
+        ("rounds", {"experiment.rounds": 3, "experiment.name": "demo"}),
+        ("ten_seeds", {"experiment.seeds": list(range(10)), "experiment.name": "demo"}),
+    ],
+)
+def test_each_study_is_an_experiment_config(study, expected):
+    cfg = compose_app("gt2_vs_random", [f"experiment={study}"])
+    for key, value in expected.items():
+        got = OmegaConf.select(cfg, key)
+        assert (list(got) if OmegaConf.is_list(got) else got) == value, key
 
 
 def test_cost_group_instantiates_the_cost_model():
@@ -45,7 +99,7 @@ def test_cost_group_instantiates_the_cost_model():
 
 
 def test_demo_data_instantiates(tmp_path):
-    cfg = compose_app("train", ["experiment=smoke", f"data.root={tmp_path / 'demo'}", "data.n_images=6"])
+    cfg = compose_app("train", [f"data.root={tmp_path / 'demo'}", "data.n_images=6"])
     spec = instantiate(cfg.data)
     assert len(spec.train) == 6 and len(spec.names) == 6
 
@@ -64,18 +118,25 @@ def test_unknown_key_is_rejected():
 
 
 def test_label_app_needs_its_paths():
-    cfg = compose_app("label", ["weights=w.pt", "source=s", "output=o"])
+    cfg = compose_app("label")
     assert cfg.conf is None and cfg.batch == 16
 
 
 @pytest.mark.parametrize("option", ["mc_dropout", "none"])
-@pytest.mark.parametrize(
-    ("app", "required"),
-    [("train", []), ("label", ["weights=w.pt", "source=s", "output=o"]), ("evaluate", ["weights=w.pt"])],
-)
-def test_every_app_composes_with_every_uncertainty_option(app, required, option):
-    cfg = compose_app(app, [*required, f"uncertainty={option}"])
-    assert cfg.uncertainty.enabled == (option == "mc_dropout")
+@pytest.mark.parametrize("app", ["train", "label", "evaluate"])
+def test_every_app_builds_every_uncertainty_stage(app, option):
+    stage = instantiate(compose_app(app, [f"uncertainty={option}"]).uncertainty)
+    assert ("score" in stage.provides) == (option == "mc_dropout") and "boxes" in stage.provides
+    assert isinstance(stage, PlainLabels) == (option == "none")
+
+
+def test_recorded_uncertainty_settings_keep_the_old_shape():
+    """Old label folders and run folders recorded an `enabled` flag: the settings compare equal."""
+    new = OmegaConf.to_container(compose_app("train").uncertainty, resolve=True)
+    old = {"enabled": True, **{k: v for k, v in new.items() if k != "_target_"}}
+    assert uncertainty_settings(new) == uncertainty_settings(old) == old
+    none = OmegaConf.to_container(compose_app("train", ["uncertainty=none"]).uncertainty)
+    assert uncertainty_settings(none) == uncertainty_settings({"enabled": False}) == {"enabled": False}
 
 
 def test_uncertainty_scorer_instantiates():

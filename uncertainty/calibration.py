@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from autolabel.records import BANDS, FAILED  # the band names, defined once with the record
+
 # --- tuning constants -------------------------------------------------------------------------------
 # Correction-rate levels that separate easy | medium | hard: easy < 0.2 <= medium < 0.5 <= hard.
 DEFAULT_LEVELS: tuple[float, float] = (0.2, 0.5)
@@ -36,8 +38,6 @@ FALLBACK_QUANTILES: tuple[float, float] = (1.0 / 3.0, 2.0 / 3.0)
 # Equal-width bins on [0, 1] for the expected calibration error (the common choice, Guo et al. 2017).
 DEFAULT_ECE_BINS = 10
 
-BANDS: tuple[str, str, str] = ("easy", "medium", "hard")
-FAILED = "failed"  # difficulty of an image with a nan score (the auto-labeler kept no box)
 METHODS = ("isotonic", "quantile")
 
 

@@ -94,15 +94,15 @@ def summarize(
 
 def plot_job_scores(output: Path, calibration: Calibration | None) -> Path | None:
     """``score_histogram.png`` of an auto-label job's records (None if they carry no scores)."""
-    from autolabel.records import read_records
+    from autolabel.records import read_folder_records
     from uncertainty.plots import score_histogram
 
-    records = [r for r in read_records(output / "predictions.jsonl") if "score" in r]
+    records = [r for r in read_folder_records(output) if r.scored]
     if not records:
         return None
     return score_histogram(
-        [r["score"] for r in records],
-        [r.get("difficulty", "medium") for r in records],
+        [r.score for r in records],
+        [r.band for r in records],
         output / "score_histogram.png",
         cutoffs=calibration.cutoffs if calibration else None,
     )

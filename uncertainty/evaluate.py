@@ -20,11 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
-from autolabel.label import FALLBACK_CONF, operating_threshold
+from autolabel.pipeline import FALLBACK_CONF, operating_threshold
 from autolabel.records import json_safe
 from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
-from uncertainty.build import build_labeler
+from autolabel.yolo_format import DataError
 from uncertainty.difficulty import correction_labels, score_paths
 from uncertainty.evaluation import evaluate_methods, table
 
@@ -47,7 +47,10 @@ def main(cfg: DictConfig) -> float | None:
     )
     conf = cfg.threshold if cfg.threshold is not None else (operating_threshold(weights) or FALLBACK_CONF)
     detector = Detector(weights, conf=float(conf), device=cfg.device)
-    labeler = build_labeler(detector, cfg.uncertainty)
+    stage = instantiate(cfg.uncertainty)
+    if "score" not in stage.provides:
+        raise DataError("uncertainty.evaluate measures uncertainty scores: use uncertainty=mc_dropout")
+    labeler = stage.predictor(detector)
     n_classes = len(detector.names)
     sets = {}
     for name in ("val", cfg.eval_split):

@@ -15,6 +15,8 @@ import numpy as np
 
 from autolabel.structures import Detections
 from uncertainty.calibration import (
+    DEFAULT_LEVELS,
+    DEFAULT_MIN_IMAGES,
     auroc,
     average_precision,
     band_rates,
@@ -72,8 +74,8 @@ def evaluate_methods(
     test: Scored,
     test_labels: np.ndarray,
     *,
-    levels: tuple[float, float] = (0.2, 0.5),
-    min_images: int = 30,
+    levels: tuple[float, float] = DEFAULT_LEVELS,
+    min_images: int = DEFAULT_MIN_IMAGES,
     require_split: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:

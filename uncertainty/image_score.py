@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from uncertainty import scores
-from uncertainty.mc_dropout import MCSamples
+from uncertainty.samples import MCSamples
 from uncertainty.pooling import Pooling, combine, component_scale
 
 MC_CLASS = ("predictive_entropy", "mutual_information", "margin", "least_confidence", "score_variance")

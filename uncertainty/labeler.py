@@ -12,7 +12,8 @@ from autolabel.detector import Detector
 from autolabel.structures import Detections
 from uncertainty.calibration import Calibration
 from uncertainty.image_score import ImageScorer
-from uncertainty.mc_dropout import MCDropout, MCSamples
+from uncertainty.mc_dropout import MCDropout
+from uncertainty.samples import MCSamples
 
 
 def image_seed(key: str) -> int:

@@ -18,47 +18,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from autolabel.detector import Detector, ops
+from autolabel.detector import Detector, branch_final_convs, detect_head, ops
 from autolabel.structures import Detections, box_iou
+from uncertainty.samples import MCSamples
 
 BRANCHES = ("box", "cls")
 
 
-@dataclass(frozen=True)
-class MCSamples:
-    """MC dropout samples of one image.
-
-    candidates: the deterministic pass's boxes after NMS at ``candidate_conf`` (N boxes, ``conf`` order);
-    probs: (T, N, C) per-class sigmoid scores of each box in each pass; boxes: (T, N, 4) xyxy pixels of the
-    original image (nan where a pass missed, IoU mode); hits: (T, N) bool, pass t still detects box n
-    (its top score >= ``conf`` in anchor mode; an IoU match in IoU mode).
-    """
-
-    candidates: Detections
-    probs: np.ndarray
-    boxes: np.ndarray
-    hits: np.ndarray
-
-
 def _head(detector: Detector) -> nn.Module:
-    head = detector.model.model[-1]
-    if not (hasattr(head, "cv2") and hasattr(head, "cv3") and hasattr(head, "dfl")):
-        raise TypeError(
-            f"{detector.weights}: the last layer is {type(head).__name__}, not a v8 / 11 Detect head"
-        )
-    return head
+    try:
+        return detect_head(detector.model)
+    except TypeError as exc:
+        raise TypeError(f"{detector.weights}: {exc}") from None
 
 
 def final_convs(head: nn.Module, branch: str) -> list[nn.Conv2d]:
-    """The last 1x1 conv of each level of one branch (``box`` = cv2, ``cls`` = cv3)."""
-    seqs = head.cv2 if branch == "box" else head.cv3
-    return [seq[-1].conv if isinstance(seq[-1], MaskedConv) else seq[-1] for seq in seqs]
+    """The last 1x1 conv of each level of one branch (``box`` = cv2, ``cls`` = cv3), unpatched."""
+    return [conv.conv if isinstance(conv, MaskedConv) else conv for conv in branch_final_convs(head, branch)]
 
 
 def draw_masks(

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 BAND_COLOURS = {"easy": "#4caf50", "medium": "#ff9800", "hard": "#e53935"}
+UNCALIBRATED = ("no band", "#9e9e9e")  # images scored without a calibration
 
 
 def score_histogram(
@@ -22,14 +23,21 @@ def score_histogram(
     cutoffs: tuple[float, float] | None = None,
     title: str = "Image uncertainty scores",
 ) -> Path:
-    """A stacked histogram of image scores coloured by difficulty band; the title counts failed images."""
+    """A stacked histogram of image scores coloured by difficulty band; the title counts failed images.
+
+    difficulty: each image's band (easy, medium, hard, failed), None for an image scored without a
+    calibration (drawn grey as "no band").
+    """
     s = np.array([np.nan if v is None else v for v in scores], dtype=float)
-    d = np.array([str(v) for v in difficulty])
+    d = np.array([UNCALIBRATED[0] if v is None else str(v) for v in difficulty])
     finite = ~np.isnan(s)
     bins = np.linspace(s[finite].min(), s[finite].max() + 1e-9, 31) if finite.any() else np.linspace(0, 1, 31)
     fig, ax = plt.subplots(figsize=(7, 4))
-    data = [s[finite & (d == band)] for band in BAND_COLOURS]
-    ax.hist(data, bins=bins, stacked=True, color=list(BAND_COLOURS.values()), label=list(BAND_COLOURS))
+    colours = dict(BAND_COLOURS)
+    if (d == UNCALIBRATED[0]).any():
+        colours[UNCALIBRATED[0]] = UNCALIBRATED[1]
+    data = [s[finite & (d == band)] for band in colours]
+    ax.hist(data, bins=bins, stacked=True, color=list(colours.values()), label=list(colours))
     for cut in cutoffs or ():
         if np.isfinite(cut):
             ax.axvline(cut, color="black", linestyle="--", linewidth=1)

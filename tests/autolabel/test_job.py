@@ -7,7 +7,7 @@ import pytest
 
 from autolabel.coco import read_coco
 from autolabel.job import JobError, run_label_job
-from autolabel.records import RecordWriter, read_records
+from autolabel.records import PREDICTIONS, RecordWriter, read_folder_records, read_records
 from autolabel.structures import Detections
 from autolabel.yolo_format import read_yolo_labels
 
@@ -43,7 +43,13 @@ class FakeDetector:
             self.seen.append(int(im[0, 0, 0]))
             p = 0.9 if im[0, 0, 0] % 20 == 0 else 0.6
             probs = np.array([[p, 1 - p]], np.float32)
-            out.append((Detections([[5, 5, 30, 20]], probs.max(1), probs.argmax(1), probs), {"extra": 1}))
+            fields = {
+                "score": 1 - p,
+                "components": {"one_minus_conf": 1 - p},
+                "n_candidates": 1,
+                "failed": False,
+            }
+            out.append((Detections([[5, 5, 30, 20]], probs.max(1), probs.argmax(1), probs), fields))
         return out
 
 
@@ -66,30 +72,31 @@ def test_writes_yolo_coco_and_jsonl_with_probs(tmp_path):
     summary = run(src, tmp_path / "out", FakeDetector())
     out = tmp_path / "out"
     assert summary["images"] == 6 and summary["boxes"] == 6 and summary["errors"] == 0
-    records = read_records(out / "predictions.jsonl")
-    assert sorted(r["image"] for r in records) == [f"img{i:02d}.png" for i in range(6)]
+    records = read_folder_records(out)
+    assert sorted(r.image for r in records) == [f"img{i:02d}.png" for i in range(6)]
     for r in records:
-        assert r["extra"] == 1  # extra fields of the predict function land in the record
-        box = r["boxes"][0]
-        assert len(box["probs"]) == 2 and box["conf"] == max(box["probs"])
+        # the uncertainty fields of the predict function land in the record
+        assert r.scored and r.score == pytest.approx(1 - r.detections.conf[0], abs=1e-6)
+        det = r.detections
+        assert det.probs.shape == (1, 2) and det.conf[0] == det.probs[0].max()
         gt = read_yolo_labels(
-            out / "labels" / r["image"].replace(".png", ".txt"), num_classes=2, width=60, height=40
+            out / "labels" / r.image.replace(".png", ".txt"), num_classes=2, width=60, height=40
         )
         np.testing.assert_allclose(gt.xyxy[0], [5, 5, 30, 20], atol=1e-3)
-        assert gt.cls[0] == box["cls"]
+        assert gt.cls[0] == det.cls[0]
     names, images = read_coco(out / "annotations.coco.json")
     assert names == list(NAMES) and len(images) == 6
     assert all(len(im.probs[0]) == 2 for im in images)
     assert (out / "classes.txt").read_text() == "scratch\nhole\n"
     table = (out / "images.csv").read_text().splitlines()
-    assert table[0].split(",")[:5] == ["image", "width", "height", "n_boxes", "extra"] and len(table) == 7
+    assert table[0].split(",")[:5] == ["image", "width", "height", "n_boxes", "score"] and len(table) == 7
 
 
 def test_corrupt_image_gets_an_error_record_and_the_job_goes_on(tmp_path):
     src = make_images(tmp_path / "pool", 5, corrupt={2})
     summary = run(src, tmp_path / "out", FakeDetector())
-    records = {r["image"]: r for r in read_records(tmp_path / "out" / "predictions.jsonl")}
-    assert "decode" in records["img02.png"]["error"]
+    records = {r.image: r for r in read_folder_records(tmp_path / "out")}
+    assert "decode" in records["img02.png"].error
     assert summary["errors"] == 1 and summary["images"] == 5
     _, coco_images = read_coco(tmp_path / "out" / "annotations.coco.json")
     assert len(coco_images) == 4
@@ -100,19 +107,19 @@ def test_interrupted_job_resumes_without_relabeling(tmp_path):
     first = FakeDetector(fail_after_batches=2)
     with pytest.raises(KeyboardInterrupt):
         run(src, tmp_path / "out", first)
-    assert len(read_records(tmp_path / "out" / "predictions.jsonl")) == 8
+    assert len(read_folder_records(tmp_path / "out")) == 8
     second = FakeDetector()
     summary = run(src, tmp_path / "out", second)
     assert summary["resumed_from"] == 8 and summary["labeled_now"] == 2
     assert sorted(first.seen + second.seen) == [10 * i for i in range(10)]  # each image once
-    records = read_records(tmp_path / "out" / "predictions.jsonl")
-    assert sorted(r["image"] for r in records) == [f"img{i:02d}.png" for i in range(10)]
+    records = read_folder_records(tmp_path / "out")
+    assert sorted(r.image for r in records) == [f"img{i:02d}.png" for i in range(10)]
 
 
 def test_torn_write_is_redone_once(tmp_path):
     src = make_images(tmp_path / "pool", 4)
     run(src, tmp_path / "out", FakeDetector())
-    log = tmp_path / "out" / "predictions.jsonl"
+    log = tmp_path / "out" / PREDICTIONS
     lines = log.read_text().splitlines(keepends=True)
     log.write_text("".join(lines[:3]) + lines[3][:20])  # the last record torn mid-write
     again = FakeDetector()

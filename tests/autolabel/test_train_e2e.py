@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from autolabel.records import read_records
+from autolabel.records import read_folder_records
 from autolabel.split import read_manifest
 
 pytestmark = pytest.mark.slow
@@ -54,19 +55,16 @@ def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, dem
     assert "expected efficiency boost" in md and "air-hole" in md
 
     pool = run_dir / "pool_labels"
-    records = read_records(pool / "predictions.jsonl")
+    records = read_folder_records(pool)
     assert len(records) == 20 and saved["pool_labels"]["images"] == 20
     for r in records:
-        assert (pool / "labels" / Path(r["image"]).with_suffix(".txt")).is_file()
-        assert {"score", "components", "failed", "difficulty", "p_needs_correction"} <= set(r)
-        assert r["failed"] == (r["n_boxes"] == 0)
-        assert (
-            r["difficulty"] in {"easy", "medium", "hard", "failed"}
-            and (r["difficulty"] == "failed") == r["failed"]
-        )
-        for box in r["boxes"]:
-            assert box["conf"] >= ev["operating_threshold"] - 1e-6
-            assert len(box["probs"]) == 6 and box["conf"] == max(box["probs"])
+        assert (pool / "labels" / Path(r.image).with_suffix(".txt")).is_file()
+        assert r.scored and r.difficulty is not None
+        assert r.failed == (r.n_boxes == 0)
+        assert r.difficulty in {"easy", "medium", "hard", "failed"} and (r.difficulty == "failed") == r.failed
+        det = r.detections_for(6)
+        assert np.all(det.conf >= ev["operating_threshold"] - 1e-6)
+        assert det.probs.shape == (r.n_boxes, 6) and np.array_equal(det.conf, det.probs.max(1))
     assert json.loads((pool / "annotations.coco.json").read_text())["categories"][0]["name"] == "bite-edge"
     assert (pool / "images.csv").read_text().splitlines()[0].startswith("image,")
     assert (pool / "score_histogram.png").stat().st_size > 1000

@@ -12,10 +12,10 @@ from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from experiments import gt2_vs_random
 from experiments.gt2_vs_random import run_experiment
-from experiments.more_epochs import main, more_epochs
-from experiments.score_check import score_check
-from experiments.subgroups import main as main_subgroups
-from experiments.subgroups import subgroups
+from studies.more_epochs import main, more_epochs
+from studies.score_check import score_check
+from studies.subgroups import main as main_subgroups
+from studies.subgroups import subgroups
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[2] / "conf"

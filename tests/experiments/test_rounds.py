@@ -81,7 +81,7 @@ def test_summarize_rounds_means_cis_and_savings():
     [
         (["experiment.rounds=-1"], "experiment.rounds"),
         (["experiment.rounds=2", "experiment.budget=0"], "experiment.budget"),
-        (["experiment.rounds=2", "selection=random"], "selection=random"),
+        (["experiment.rounds=2", "selection=random"], "selection=RandomSelection"),
     ],
 )
 def test_bad_round_settings_are_refused_by_name(overrides, match):

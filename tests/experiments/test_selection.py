@@ -1,5 +1,6 @@
 """experiments.selection: GT2 by difficulty or score, random strategies, the CONTROL and its composition."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -7,12 +8,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from autolabel.records import ImageRecord
+from autolabel.structures import Detections, GroundTruth
 from experiments.selection import (
     BoxCountSelection,
     DifficultySelection,
     RandomSelection,
     Selection,
     TopKSelection,
+    call_select,
     composition,
     cost_matched_control,
     random_control,
@@ -22,20 +26,28 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 SELECTION_OPTIONS = sorted(p.stem for p in (CONF / "selection").glob("*.yaml"))
 
 
-def make_records(seed: int = 0, n: int = 60) -> list[dict]:
+def rec(image: str, **fields) -> ImageRecord:
+    """A record as the job would read it from its log (scored when it has a score)."""
+    data = {"image": image, **fields}
+    if "score" in data:
+        data.setdefault("components", {})
+    return ImageRecord.from_json(data)
+
+
+def make_records(seed: int = 0, n: int = 60) -> list[ImageRecord]:
     """n pool records: a mix of easy / medium / hard (scored), failed (score None) and unreadable images."""
     rng = np.random.default_rng(seed)
     records = []
     for i in range(n):
         kind = ("easy", "medium", "hard", "failed", "error")[i % 5]
         if kind == "error":
-            records.append({"image": f"img{i}.jpg", "error": "cannot decode"})
+            records.append(rec(f"img{i}.jpg", error="cannot decode"))
         elif kind == "failed":
-            records.append({"image": f"img{i}.jpg", "score": None, "difficulty": "failed", "failed": True})
+            records.append(rec(f"img{i}.jpg", score=None, difficulty="failed", failed=True))
         else:
             base = {"easy": 0.0, "medium": 0.3, "hard": 0.6}[kind]
             score = round(base + 0.3 * float(rng.random()), 6)
-            records.append({"image": f"img{i}.jpg", "score": score, "difficulty": kind, "failed": False})
+            records.append(rec(f"img{i}.jpg", score=score, difficulty=kind, failed=False))
     return records
 
 
@@ -44,11 +56,11 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 
 def positions(records, *kinds):
-    return {i for i, r in enumerate(records) if r.get("difficulty") in kinds}
+    return {i for i, r in enumerate(records) if r.difficulty in kinds}
 
 
 def errors(records):
-    return {i for i, r in enumerate(records) if r.get("error")}
+    return {i for i, r in enumerate(records) if not r.ok}
 
 
 def test_difficulty_selection_is_medium_hard_failed_exactly():
@@ -64,14 +76,14 @@ def test_difficulty_selection_values_are_scores_ranked_highest_first():
     records = make_records()
     sel = DifficultySelection().select(records, rng=rng())
     for i, v in zip(sel.indices, sel.values, strict=True):
-        if records[i]["score"] is None:
+        if records[i].score is None:
             assert np.isnan(v)
         else:
-            assert v == records[i]["score"]
+            assert v == records[i].score
     # ranked by score; failed images without any score (nothing seen) last
     n_scored = int(np.isfinite(sel.values).sum())
     assert np.all(np.diff(sel.values[:n_scored]) <= 0)
-    assert all(records[i]["failed"] for i in sel.indices[n_scored:])
+    assert all(records[i].failed for i in sel.indices[n_scored:])
 
 
 def test_difficulty_selection_other_bands_and_budget():
@@ -79,12 +91,12 @@ def test_difficulty_selection_other_bands_and_budget():
     hard = DifficultySelection(bands=["hard"]).select(records, rng=rng())
     assert set(hard.indices.tolist()) == positions(records, "hard")
     capped = DifficultySelection(budget=15).select(records, rng=rng())
-    top_scored = sorted(positions(records, "medium", "hard"), key=lambda i: -records[i]["score"])
+    top_scored = sorted(positions(records, "medium", "hard"), key=lambda i: -records[i].score)
     assert capped.indices.tolist() == top_scored[:15]
     assert "budget 15" in capped.reason and "highest score first" in capped.reason
     first = DifficultySelection(budget=15, failed_first=True).select(records, rng=rng())
     n_failed = len(positions(records, "failed"))
-    assert len(first) == 15 and all(records[i]["failed"] for i in first.indices[:n_failed])
+    assert len(first) == 15 and all(records[i].failed for i in first.indices[:n_failed])
     assert set(first.indices[n_failed:].tolist()) == set(top_scored[: 15 - n_failed])
     assert "failed first" in first.reason
     fraction = DifficultySelection(budget=0.25).select(records, rng=rng())  # 0.25 of 48 eligible
@@ -98,12 +110,11 @@ def test_difficulty_selection_needs_known_bands_and_a_calibration():
         DifficultySelection(bands=["medium", "tricky"])
     with pytest.raises(ValueError, match="bands"):
         DifficultySelection(bands=[])
-    uncalibrated = [{"image": "a.jpg", "score": 0.3, "failed": False}]
+    uncalibrated = [rec("a.jpg", score=0.3, failed=False)]
     with pytest.raises(ValueError, match="difficulty"):
         DifficultySelection().select(uncalibrated, rng=rng())
-    odd = [{"image": "a.jpg", "score": 0.3, "difficulty": "tricky", "failed": False}]
-    with pytest.raises(ValueError, match="unknown band"):
-        DifficultySelection().select(odd, rng=rng())
+    with pytest.raises(ValueError, match="difficulty 'tricky'"):  # a record cannot hold an unknown band
+        rec("a.jpg", score=0.3, difficulty="tricky", failed=False)
 
 
 @pytest.mark.parametrize(
@@ -120,11 +131,11 @@ def test_error_records_are_never_selected(strategy):
 def test_topk_ranks_failed_images_by_their_near_miss_score():
     records = make_records()
     failed = sorted(positions(records, "failed"))
-    records[failed[0]]["score"] = 0.95  # strong near-miss evidence: ranks first
-    records[failed[1]]["score"] = 0.0  # no evidence: ranks below every scored image
+    records[failed[0]] = dataclasses.replace(records[failed[0]], score=0.95)  # strong near-miss evidence
+    records[failed[1]] = dataclasses.replace(records[failed[1]], score=0.0)  # none: below every scored image
     sel = TopKSelection(budget=40).select(records, rng=rng())
     assert sel.indices[0] == failed[0] and sel.values[0] == 0.95
-    scored = [i for i in sel.indices if records[i].get("score") is not None]
+    scored = [i for i in sel.indices if records[i].score is not None]
     assert sel.indices[: len(scored)].tolist() == scored
     assert sel.indices[len(scored) - 1] == failed[1]
     assert np.all(np.diff(sel.values[: len(scored)]) <= 0) and np.isnan(sel.values[len(scored) :]).all()
@@ -138,7 +149,7 @@ def test_topk_failed_first_puts_every_failed_image_first():
     assert len(sel) == 20 and set(sel.indices[: len(failed)].tolist()) == failed
     rest = sel.indices[len(failed) :]
     scored = sorted(
-        (i for i, r in enumerate(records) if r.get("score") is not None), key=lambda i: -records[i]["score"]
+        (i for i, r in enumerate(records) if r.score is not None), key=lambda i: -records[i].score
     )
     assert rest.tolist() == scored[: len(rest)]
     assert np.all(np.isnan(sel.values[: len(failed)])) and np.all(np.diff(sel.values[len(failed) :]) <= 0)
@@ -155,15 +166,13 @@ def test_topk_budget_as_fraction_of_the_eligible_pool():
 
 
 def test_topk_ties_are_broken_by_the_rng():
-    records = [
-        {"image": f"{i}.jpg", "score": 0.5, "difficulty": "medium", "failed": False} for i in range(30)
-    ]
+    records = [rec(f"{i}.jpg", score=0.5, difficulty="medium", failed=False) for i in range(30)]
     draws = {tuple(TopKSelection(budget=5).select(records, rng=rng(s)).indices.tolist()) for s in range(5)}
     assert len(draws) > 1
 
 
 def test_topk_needs_scores():
-    unscored = [{"image": f"{i}.jpg", "score": None, "failed": False} for i in range(4)]
+    unscored = [rec(f"{i}.jpg", score=None, failed=False) for i in range(4)]
     with pytest.raises(ValueError, match="score"):
         TopKSelection(budget=2).select(unscored, rng=rng())
 
@@ -269,12 +278,12 @@ def test_cost_matched_control_refuses_bad_seconds(seconds, target, match):
 
 
 def test_box_count_selection_takes_the_images_with_most_boxes():
-    records = make_records()
-    for i, r in enumerate(records):
-        if not r.get("error"):
-            r["boxes"] = [{}] * (i % 7)
+    records = [
+        dataclasses.replace(r, detections=boxes(i % 7), labels=("a",) * (i % 7)) if r.ok else r
+        for i, r in enumerate(make_records())
+    ]
     chosen = BoxCountSelection(budget=10).select(records, rng=rng())
-    counts = sorted((len(r["boxes"]) for r in records if not r.get("error")), reverse=True)
+    counts = sorted((r.n_boxes for r in records if r.ok), reverse=True)
     assert chosen.values.tolist() == counts[:10] and not set(chosen.indices.tolist()) & errors(records)
     assert "most boxes: 10 of 48" in chosen.reason
     again = BoxCountSelection(budget=10).select(records, rng=rng())
@@ -288,13 +297,13 @@ def test_composition_counts_bands_and_mean_score():
     gt2 = DifficultySelection().select(records, rng=rng())
     comp = composition(records, gt2)
     assert comp["n"] == 36 and comp["bands"] == {"medium": 12, "hard": 12, "failed": 12}
-    expected = np.mean([r["score"] for r in records if r.get("difficulty") in ("medium", "hard")])
+    expected = np.mean([r.score for r in records if r.difficulty in ("medium", "hard")])
     assert comp["mean_score"] == pytest.approx(expected)
     only_failed = DifficultySelection(bands=["failed"]).select(records, rng=rng())
     assert composition(records, only_failed) == {"n": 12, "bands": {"failed": 12}, "mean_score": None}
-    uncalibrated = [{"image": "a.jpg", "score": 0.2, "failed": False}]
+    uncalibrated = [rec("a.jpg", score=0.2, failed=False)]
     comp = composition(uncalibrated, random_control(uncalibrated, size=1, rng=rng()))
-    assert comp["bands"] == {"unknown": 1} and comp["mean_score"] == pytest.approx(0.2)
+    assert comp["bands"] == {"uncalibrated": 1} and comp["mean_score"] == pytest.approx(0.2)
 
 
 def test_selection_is_read_only_and_checks_shapes():
@@ -307,7 +316,7 @@ def test_selection_is_read_only_and_checks_shapes():
 
 
 def test_empty_pool_selects_nothing():
-    records = [{"image": "bad.jpg", "error": "cannot decode"}]
+    records = [rec("bad.jpg", error="cannot decode")]
     for strategy in (DifficultySelection(), TopKSelection(budget=0.5), RandomSelection(budget=3)):
         assert len(strategy.select(records, rng=rng())) == 0
 
@@ -318,10 +327,20 @@ def test_every_selection_config_instantiates_a_strategy(option):
         cfg = compose(config_name=option)
     strategy = instantiate(cfg)
     records = make_records()
-    if getattr(strategy, "needs_truth", False):  # the oracle: the experiment adds the hidden truth's counts
-        records = [{**r, "truth_errors": i % 7, "truth_boxes": i % 5} for i, r in enumerate(records)]
-    sel = strategy.select(records, rng=rng())
+    truth = {
+        r.image: GroundTruth(np.zeros((i % 5, 4), np.float32) + i, [0] * (i % 5))
+        for i, r in enumerate(records)
+    }
+    # every strategy through the loops' one call; only the oracle's signature asks for the truth
+    sel = call_select(strategy, records, rng=rng(), truth=lambda r: truth[r.image])
     assert isinstance(sel, Selection) and 0 < len(sel) <= 48
+    assert strategy.requires <= {"boxes", "score", "difficulty"}
+
+
+def boxes(n: int) -> Detections:
+    """n auto-labeled boxes of a one-class model."""
+    probs = np.full((n, 1), 0.9, np.float32)
+    return Detections(np.tile([0, 0, 4, 4], (n, 1)), probs[:, 0], np.zeros(n), probs)
 
 
 def test_selection_config_group_is_complete():

@@ -3,7 +3,7 @@ import pytest
 
 from autolabel.structures import Detections
 from uncertainty.image_score import COMPONENTS, ImageScorer, box_components
-from uncertainty.mc_dropout import MCSamples
+from uncertainty.samples import MCSamples
 from uncertainty.pooling import Pooling
 
 

@@ -1,6 +1,6 @@
 """How much of CONTROL's and CAL2's gain is training rather than labels? A no-new-labels baseline.
 
-``python -m experiments.more_epochs runs/gt2_vs_random/demo --seeds 0 1`` fine-tunes each seed's CAL1 on
+``python -m studies.more_epochs runs/gt2_vs_random/demo --seeds 0 1`` fine-tunes each seed's CAL1 on
 GT1 alone with the experiment's warm recipe (``experiment.finetune_epochs``) and prints its VAL figures
 beside CAL1, CONTROL and CAL2 from the seed's ``result.json``. The runs go to ``<seed>/more_epochs/``.
 """
@@ -8,42 +8,34 @@ beside CAL1, CONTROL and CAL2 from the seed's ``result.json``. The runs go to ``
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
-from autolabel.split import read_manifest
-from autolabel.train import evaluate_weights, fit
-from autolabel.views import load_truth
+from autolabel.pipeline import evaluate_weights, fit
 from autolabel.yolo_format import DataError
-from experiments.gt2_vs_random import CONFIG_FILE
-from experiments.seed_run import fresh_folder
+from experiments.constants import MODEL_NAMES
+from experiments.run_folder import RunFolder, fresh_folder
 
 
 def more_epochs(run_dir: Path, seed: int) -> dict[str, Any]:
     """VAL figures of seed ``seed``'s CAL1 fine-tuned on GT1 only, beside the seed's three models."""
-    seed_dir = run_dir / f"seed_{seed}"
-    done = seed_dir / "result.json"
-    if not done.is_file():
-        raise DataError(f"{done} is missing: run the experiment for seed {seed} first")
-    cfg = OmegaConf.load(run_dir / CONFIG_FILE)
+    run = RunFolder(run_dir)
+    folder = run.seed(seed)
+    result = folder.result()
+    if result is None:
+        raise DataError(f"{folder.path} has no result.json: run the experiment for seed {seed} first")
+    cfg = run.config()
     cfg.seed = seed
-    card = json.loads((seed_dir / "cal1" / "model_card.json").read_text())
-    split = read_manifest(seed_dir / "cal1" / "manifest.csv")
+    split = folder.manifest
     weights = fit(
         cfg,
-        seed_dir / "cal1" / "data" / "data.yaml",  # train: GT1, val: VAL
-        fresh_folder(seed_dir / "more_epochs"),
-        model=card["model"]["weights"],
+        folder.cal1 / "data" / "data.yaml",  # train: GT1, val: VAL
+        fresh_folder(folder.path / "more_epochs"),
+        model=folder.card["model"]["weights"],
         epochs=cfg.experiment.finetune_epochs,
     )
-    names = card["model"]["classes"]
-    truths = [load_truth(p, num_classes=len(names)) for p in split.val]
-    _, evaluation = evaluate_weights(cfg, weights, split.val, truths)
-    models = json.loads(done.read_text())["models"]
-    row = {name: models[name]["map50_95"] for name in ("CAL1", "CONTROL", "CAL2")}
+    _, evaluation = evaluate_weights(cfg, weights, split.val, [folder.truth(p) for p in split.val])
+    row = {name: result["models"][name]["map50_95"] for name in MODEL_NAMES}
     return {"seed": seed, "GT1_more_epochs": evaluation["map50_95"], **row, "boost": evaluation["boost"]}
 
 

@@ -1,8 +1,8 @@
 """Does the uncertainty score rank the right pool images? Checked against the hidden truth, no training.
 
-``python -m experiments.score_check runs/gt2_vs_random/demo [--fraction 0.3]``
+``python -m studies.score_check runs/gt2_vs_random/demo [--fraction 0.3]``
 
-For every seed of a finished run, CAL1's auto-labels of POOL (``cal1/pool_labels/predictions.jsonl``) are
+For every seed of a finished run, CAL1's auto-labels of POOL (``cal1/pool_labels/``) are
 matched to the pool's hidden truth (IoU >= 0.5, :mod:`autolabel.matching`). Per image:
 
 - ``errors``: what a person must fix, FP + FN + wrong class;
@@ -20,7 +20,6 @@ with no score last), ``n_pred`` (the auto-labels' box count: a ranking with no u
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,12 +29,9 @@ import numpy as np
 from hydra.utils import instantiate
 
 from autolabel.efficiency import CostModel, action_seconds
-from autolabel.records import read_records
-from autolabel.split import read_manifest
-from autolabel.views import load_truth, view_name
 from autolabel.yolo_format import DataError
-from experiments.oracle import truth_counts
-from experiments.seed_run import load_run_config, write_json
+from experiments.run_folder import RunFolder, SeedFolder, write_json
+from studies.oracle import truth_counts
 
 RANKINGS = ("score", "n_pred", "errors")
 
@@ -81,30 +77,23 @@ def top_share(ranking: Sequence[float], target: Sequence[float], fraction: float
     return float(t[top].sum() / total)
 
 
-def pool_errors(seed_dir: Path, cost: CostModel) -> dict[str, np.ndarray]:
-    """Per pool image (records without an error) of one seed: score, n_pred, n_truth, errors, fix_seconds."""
-    cal1 = seed_dir / "cal1"
-    predictions = cal1 / "pool_labels" / "predictions.jsonl"
-    if not predictions.is_file():
-        raise DataError(f"{seed_dir} has no CAL1 pool labels ({predictions} is missing)")
-    split = read_manifest(cal1 / "manifest.csv")
-    by_key = {view_name(i, p): p for i, p in enumerate(split.pool)}
-    records = [r for r in read_records(predictions) if not r.get("error")]
-    num_classes = len(json.loads((cal1 / "model_card.json").read_text())["model"]["classes"])
+def pool_errors(seed: SeedFolder, cost: CostModel) -> dict[str, np.ndarray]:
+    """Per pool image (records of readable images) of one seed: score, n_pred, n_truth, errors,
+    fix_seconds."""
+    num_classes = len(seed.names)
     rows = []
-    for r in records:
-        counts = truth_counts(r, load_truth(by_key[r["image"]], num_classes=num_classes), num_classes)
+    for r in (r for r in seed.pool_records if r.ok):
+        counts = truth_counts(r, seed.record_truth(r), num_classes)
         n_truth, n_pred, _, wc, fp, fn = (float(c) for c in counts)
         _, fix = action_seconds(counts, cost)
-        score = math.nan if r.get("score") is None else float(r["score"])
-        rows.append((score, n_pred, n_truth, fp + fn + wc, float(fix)))
+        rows.append((r.score_value, n_pred, n_truth, fp + fn + wc, float(fix)))
     columns = np.array(rows, dtype=np.float64).reshape(-1, 5).T
     return dict(zip(("score", "n_pred", "n_truth", "errors", "fix_seconds"), columns, strict=True))
 
 
-def check_seed(seed_dir: Path, cost: CostModel, fraction: float) -> dict[str, Any]:
+def check_seed(seed: SeedFolder, cost: CostModel, fraction: float) -> dict[str, Any]:
     """The figures of one seed (see the module docstring)."""
-    v = pool_errors(seed_dir, cost)
+    v = pool_errors(seed, cost)
     score_or_last = np.nan_to_num(v["score"], nan=-np.inf)
     return {
         "n_images": int(v["errors"].size),
@@ -122,11 +111,12 @@ def check_seed(seed_dir: Path, cost: CostModel, fraction: float) -> dict[str, An
 
 def score_check(run_dir: Path, fraction: float = 0.3) -> dict[str, Any]:
     """Every seed folder of ``run_dir``; writes and returns ``score_check.json``'s content."""
-    cost: CostModel = instantiate(load_run_config(run_dir).cost)
-    seeds = sorted(run_dir.glob("seed_*/cal1/pool_labels/predictions.jsonl"))
+    run = RunFolder(run_dir)
+    cost: CostModel = instantiate(run.config().cost)
+    seeds = [s for s in run.seeds() if s.pool_labels.is_dir()]
     if not seeds:
         raise DataError(f"{run_dir} holds no seed with CAL1 pool labels")
-    per_seed = {p.parents[2].name: check_seed(p.parents[2], cost, fraction) for p in seeds}
+    per_seed = {s.path.name: check_seed(s, cost, fraction) for s in seeds}
     out = {"fraction": fraction, "per_seed": per_seed}
     write_json(run_dir / "score_check.json", out)
     return out

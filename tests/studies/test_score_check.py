@@ -1,11 +1,11 @@
-"""experiments.score_check: rank correlation and top-share on known numbers."""
+"""studies.score_check: rank correlation and top-share on known numbers."""
 
 import math
 
 import numpy as np
 import pytest
 
-from experiments.score_check import rank_average, spearman, top_share
+from studies.score_check import rank_average, spearman, top_share
 
 
 def test_rank_average_shares_ranks_between_ties():

@@ -1,6 +1,6 @@
 """Where does a gain come from? Each selection and each model's VAL score per image subgroup.
 
-``python -m experiments.subgroups runs/gt2_vs_random/shift --field line``
+``python -m studies.subgroups runs/gt2_vs_random/shift --field line``
 
 The subgroups are the values of one per-image field of the dataset's ``meta.jsonl`` (the file beside its
 ``images/`` folder; the demo writes one, with ``line`` ("A" / "B" with ``data=demo_shift``), ``lighting``
@@ -29,15 +29,13 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from autolabel.records import read_records
-from autolabel.split import read_manifest
-from autolabel.train import evaluate_weights
-from autolabel.views import load_truth, view_name
+from autolabel.pipeline import evaluate_weights
 from autolabel.yolo_format import DataError
-from experiments.seed_run import load_run_config, write_json
+from experiments.constants import MODEL_NAMES
+from experiments.run_folder import RunFolder, SeedFolder, write_json
 from experiments.stats import paired_difference, summarize
 
-MODELS = {"CAL1": "cal1", "CONTROL": "control", "CAL2": "cal2"}  # model -> folder of its weights
+MODELS = {name: name.lower() for name in MODEL_NAMES}  # model -> folder of its weights
 
 
 def read_meta(images: Sequence[Path], field: str) -> dict[str, str]:
@@ -68,18 +66,13 @@ def trained_on(view: Path, exclude: Sequence[Path]) -> list[Path]:
     return [p.resolve() for p in sorted(view.iterdir()) if str(p.resolve()) not in skip]
 
 
-def pool_scores(seed_dir: Path, pool: Sequence[Path], meta: dict[str, str]) -> dict[str, dict[str, float]]:
+def pool_scores(seed: SeedFolder, meta: dict[str, str]) -> dict[str, dict[str, float]]:
     """Per subgroup of POOL: mean uncertainty score (failed images left out), mean auto-labeled boxes and
     the share of failed images (no box kept), from CAL1's pool labels."""
-    by_key = {view_name(i, p): str(Path(p).resolve()) for i, p in enumerate(pool)}
     rows: dict[str, list[tuple[float, int, bool]]] = {}
-    for r in read_records(seed_dir / "cal1" / "pool_labels" / "predictions.jsonl"):
-        if r.get("error"):
-            continue
-        score = float("nan") if r.get("score") is None or r.get("failed") else float(r["score"])
-        rows.setdefault(meta[by_key[r["image"]]], []).append(
-            (score, len(r.get("boxes") or ()), bool(r.get("failed")))
-        )
+    for r in (r for r in seed.pool_records if r.ok):
+        score = float("nan") if r.failed else r.score_value
+        rows.setdefault(meta[str(seed.pool_path(r).resolve())], []).append((score, r.n_boxes, r.failed))
     out = {}
     for group, values in rows.items():
         scores, boxes, failed = (np.array(v, dtype=np.float64) for v in zip(*values, strict=True))
@@ -93,41 +86,42 @@ def pool_scores(seed_dir: Path, pool: Sequence[Path], meta: dict[str, str]) -> d
     return out
 
 
-def seed_subgroups(cfg: DictConfig, seed_dir: Path, field: str) -> dict[str, Any]:
+def seed_subgroups(cfg: DictConfig, seed: SeedFolder, field: str) -> dict[str, Any]:
     """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup.
 
     cfg: the run's saved settings (the evaluation's threshold, image size and device).
     """
-    split = read_manifest(seed_dir / "cal1" / "manifest.csv")
+    split = seed.manifest
     meta = read_meta([*split.pool, *split.val], field)
-    views = seed_dir / "cal1" / "data" / "images"
-    num_classes = len(json.loads((seed_dir / "cal1" / "model_card.json").read_text())["model"]["classes"])
+    views = seed.cal1 / "data" / "images"
     out: dict[str, Any] = {
         "images": {
             "POOL": counts(split.pool, meta),
             "GT2": counts(trained_on(views / "cal2", split.gt1), meta),
             "CONTROL": counts(trained_on(views / "control", split.gt1), meta),
         },
-        "pool": pool_scores(seed_dir, split.pool, meta),
+        "pool": pool_scores(seed, meta),
         "map50_95": {},
     }
     for group in sorted(set(meta[str(p.resolve())] for p in split.val)):
         val = [p for p in split.val if meta[str(p.resolve())] == group]
-        truths = [load_truth(p, num_classes=num_classes) for p in val]
+        truths = [seed.truth(p) for p in val]
         out["map50_95"][group] = {"n_val": len(val)}
         for model, folder in MODELS.items():
-            _, evaluation = evaluate_weights(cfg, seed_dir / folder / "weights.pt", val, truths)
+            _, evaluation = evaluate_weights(cfg, seed.path / folder / "weights.pt", val, truths)
             out["map50_95"][group][model] = evaluation["map50_95"]
     return out
 
 
 def subgroups(run_dir: Path, field: str) -> dict[str, Any]:
     """Every finished seed of ``run_dir``; writes and returns ``subgroups_<field>.json``'s content."""
-    cfg = load_run_config(run_dir)
-    seeds = sorted(int(p.parent.name.split("_")[1]) for p in run_dir.glob("seed_*/result.json"))
-    if not seeds:
+    run = RunFolder(run_dir)
+    cfg = run.config()
+    finished = [s for s in run.seeds() if s.result() is not None]
+    if not finished:
         raise DataError(f"{run_dir} holds no finished seed (no seed_*/result.json)")
-    per_seed = {str(s): seed_subgroups(cfg, run_dir / f"seed_{s}", field) for s in seeds}
+    seeds = [s.seed for s in finished]
+    per_seed = {str(s.seed): seed_subgroups(cfg, s, field) for s in finished}
     groups = sorted({g for s in per_seed.values() for g in s["map50_95"]})
     summary: dict[str, Any] = {}
     for g in groups:

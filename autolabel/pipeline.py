@@ -1,0 +1,297 @@
+"""The pipeline steps the apps and the experiments share: train, evaluate, calibrate-and-label.
+
+Layer 3 of the toolkit: it composes the data layer (split, views, records, the job) and the model layer
+(the detector wrapper). Uncertainty comes in through the Hydra ``uncertainty`` group: ``instantiate``
+gives an :class:`UncertaintyStage` (MC dropout in :mod:`uncertainty.stage`, or :class:`PlainLabels`), so
+this package never imports :mod:`uncertainty`; imports run one way.
+
+:func:`train_and_card` is the train app's whole job; it writes into ``run_dir``: ``manifest.csv``,
+``data/`` (the training view), ``ultralytics/`` (ultralytics' own run), ``weights.pt``,
+``model_card.json``, ``model_card.md``, ``calibration.json`` (difficulty bands fitted on VAL, when the
+stage calibrates) and, with ``label_pool=true``, ``pool_labels/`` (the auto-label job's output).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from autolabel.detector import Detector, train_detector
+from autolabel.job import PredictFn, plain_predict, run_label_job
+from autolabel.model_card import evaluate, write_model_card
+from autolabel.split import split_dataset, write_manifest
+from autolabel.structures import GroundTruth
+from autolabel.views import build_view, load_truth
+from autolabel.yolo_format import DatasetSpec
+
+log = logging.getLogger("autolabel.pipeline")
+FALLBACK_CONF = 0.25  # the label app's threshold when no model card sits beside the weights
+
+
+class UncertaintyStage(Protocol):
+    """What the ``uncertainty`` config group builds: how a job scores images and fits difficulty bands.
+
+    provides: record fields its records carry ("boxes", and "score", "difficulty" with uncertainty);
+    selection strategies state what they require, and the loops check it before training.
+    """
+
+    provides: frozenset[str]
+
+    def calibrate(
+        self, detector: Detector, images: Sequence[Path], truths: Sequence[GroundTruth], *, batch: int
+    ) -> tuple[Any, dict[str, Any]] | None:
+        """(calibration, its model-card summary) fitted on labeled ``images``, or None (no bands)."""
+
+    def predictor(self, detector: Detector, calibration: Any = None) -> PredictFn:
+        """The job's predict function for ``detector`` at its ``conf``."""
+
+    def save_calibration(self, calibration: Any, folder: Path) -> Path: ...
+
+    def load_calibration(self, weights: Path) -> Any:
+        """The calibration saved beside ``weights``, or None."""
+
+    def plot(self, output: Path, calibration: Any) -> Path | None:
+        """A picture of a finished job's scores, or None."""
+
+
+class PlainLabels:
+    """``uncertainty=none``: plain auto-labels, no scores, no bands."""
+
+    provides = frozenset({"boxes"})
+
+    def calibrate(self, detector, images, truths, *, batch):  # noqa: ANN001 - see UncertaintyStage
+        return None
+
+    def predictor(self, detector: Detector, calibration: Any = None) -> PredictFn:
+        return plain_predict(detector.predict)
+
+    def save_calibration(self, calibration: Any, folder: Path) -> Path:
+        raise TypeError("plain auto-labels have no calibration")
+
+    def load_calibration(self, weights: Path) -> None:
+        return None
+
+    def plot(self, output: Path, calibration: Any) -> None:
+        return None
+
+
+def uncertainty_settings(group: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``uncertainty`` settings a label job and a run folder record (a resume must match them).
+
+    The group's keys without ``_target_``, flagged ``enabled`` when there are any: the shape the job
+    has always recorded (the group used to hold an ``enabled`` flag), so older folders still resume.
+    """
+    rest = {k: v for k, v in dict(group).items() if k not in ("_target_", "enabled")}
+    return {"enabled": True, **rest} if rest else {"enabled": False}
+
+
+def operating_threshold(weights: Path) -> float | None:
+    """The operating threshold recorded in the model card beside ``weights``, if there is one."""
+    card = Path(weights).parent / "model_card.json"
+    if not card.is_file():
+        return None
+    return json.loads(card.read_text()).get("evaluation", {}).get("operating_threshold")
+
+
+class StageTimer:
+    """Seconds spent per named stage, logged as each stage ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = round(seconds, 2)
+        log.info("stage %s: %.1f s", name, self.seconds[name])
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.add(name, time.perf_counter() - self.start)
+
+        return _Stage()
+
+
+def fit(
+    cfg: DictConfig, data_yaml: Path, out_dir: Path, *, model: str | None = None, epochs: int | None = None
+) -> Path:
+    """Train with the config's recipe on ``data_yaml``; ``model`` and ``epochs`` override the config."""
+    return train_detector(
+        data_yaml=data_yaml,
+        model=model or cfg.model.name,
+        out_dir=out_dir,
+        epochs=epochs or cfg.trainer.epochs,
+        imgsz=cfg.model.imgsz,
+        batch=cfg.trainer.batch,
+        seed=cfg.seed,
+        device=cfg.device,
+        workers=cfg.trainer.workers,
+        val=cfg.trainer.val,
+        head_dropout=cfg.trainer.head_dropout,
+        plots=cfg.trainer.plots,
+        verbose=cfg.trainer.verbose,
+        extra=OmegaConf.to_container(cfg.trainer.extra, resolve=True),
+    )
+
+
+def evaluate_weights(
+    cfg: DictConfig, weights: Path, images: Sequence[Path], truths: Sequence[GroundTruth]
+) -> tuple[Detector, dict[str, Any]]:
+    """Model-card figures of ``weights`` on labelled ``images``, at the threshold ``cfg.threshold`` sets."""
+    detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
+    evaluation = evaluate(
+        detector, images, truths, cost=instantiate(cfg.cost), threshold=cfg.threshold, batch=cfg.label.batch
+    )
+    return detector, evaluation
+
+
+def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """The whole train job on a composed config; returns the model card (also written to ``run_dir``)."""
+    timer = StageTimer()
+    with timer("data"):
+        spec: DatasetSpec = instantiate(cfg.data)
+        split = split_dataset(spec, val=cfg.split.val, gt1=cfg.split.gt1, seed=cfg.seed)
+        write_manifest(split, run_dir / "manifest.csv")
+        log.info("split of %s: %s", spec.yaml_path, split.sizes())
+        data_yaml = build_view(
+            {"gt1": split.gt1, "val": split.val, "pool": split.pool},
+            dest=run_dir / "data",
+            names=spec.names,
+            train="gt1",
+            val="val",
+            with_labels=("gt1", "val"),
+        )
+        gt1_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.gt1]
+        val_truths = [load_truth(p, num_classes=len(spec.names)) for p in split.val]
+    with timer("train"):
+        weights = fit(cfg, data_yaml, run_dir)
+    with timer("evaluate"):
+        detector, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
+    gt1_boxes = Counter(spec.names[c] for t in gt1_truths for c in t.cls)
+    card = {
+        "model": {
+            "name": "CAL1",
+            "weights": str(weights),
+            "architecture": cfg.model.name,
+            "imgsz": cfg.model.imgsz,
+            "epochs": cfg.trainer.epochs,
+            "classes": list(spec.names),
+        },
+        "data": {"dataset": str(spec.yaml_path), "seed": cfg.seed, "split_sizes": split.sizes()},
+        "training": {
+            "split": "GT1",
+            "n_images": len(split.gt1),
+            "n_boxes": int(sum(gt1_boxes.values())),
+            "per_class_boxes": {name: gt1_boxes.get(name, 0) for name in spec.names},
+        },
+        "evaluation": {"split": "VAL", **evaluation},
+        "cost_model": OmegaConf.to_container(cfg.cost, resolve=True),
+    }
+    card["cost_model"].pop("_target_", None)
+    detector.conf = evaluation["operating_threshold"]
+    label_stages(cfg, detector, run_dir, split.val, val_truths, card, timer)
+    card["stage_seconds"] = timer.seconds
+    json_path, md_path = write_model_card(card, run_dir)
+    log.info(
+        "CAL1 on VAL: mAP50 %.3f, mAP50-95 %.3f, boost %.2fx at conf %.2f; card: %s",
+        evaluation["map50"] or 0.0,
+        evaluation["map50_95"] or 0.0,
+        evaluation["boost"] or 0.0,
+        evaluation["operating_threshold"],
+        md_path,
+    )
+    return card
+
+
+def label_stages(
+    cfg: DictConfig,
+    detector: Detector,
+    run_dir: Path,
+    val: Sequence[Path],
+    val_truths: Sequence[GroundTruth],
+    card: dict[str, Any],
+    timer: StageTimer,
+) -> None:
+    """Calibrate difficulty on VAL (the ``uncertainty`` stage) and auto-label ``run_dir/data/images/pool``.
+
+    ``detector`` runs at its operating threshold. Fills ``card["uncertainty"]`` (when the stage calibrates)
+    and ``card["pool_labels"]``; writes ``calibration.json`` and ``pool_labels/`` into ``run_dir``.
+    """
+    stage: UncertaintyStage = instantiate(cfg.uncertainty)
+    started = time.perf_counter()
+    fitted = stage.calibrate(detector, val, val_truths, batch=cfg.label.batch)
+    calibration = None
+    if fitted is not None:
+        calibration, summary = fitted
+        card["uncertainty"] = {"split": "VAL", **summary}
+        stage.save_calibration(calibration, run_dir)
+        timer.add("calibrate", time.perf_counter() - started)
+    if cfg.label_pool:
+        with timer("label_pool"):
+            pool_dir = run_dir / "data" / "images" / "pool"
+            summary = label_folder(
+                cfg.uncertainty,
+                stage,
+                detector,
+                calibration,
+                source=pool_dir,
+                output=run_dir / "pool_labels",
+                batch=cfg.label.batch,
+                threads=cfg.label.threads,
+            )
+        card["pool_labels"] = {"folder": str(run_dir / "pool_labels"), **summary}
+
+
+def label_folder(
+    uncertainty: DictConfig,
+    stage: UncertaintyStage,
+    detector: Detector,
+    calibration: Any,
+    *,
+    source: Path,
+    output: Path,
+    batch: int,
+    threads: int,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the auto-label job on ``source`` into ``output`` with the stage's predictor; plot its scores.
+
+    uncertainty: the config group the stage was built from (the job records it). Returns the job's summary.
+    """
+    summary = run_label_job(
+        predict=stage.predictor(detector, calibration),
+        names=detector.names,
+        source=source,
+        output=output,
+        meta=label_meta(detector, source, uncertainty),
+        batch=batch,
+        threads=threads,
+        progress=progress,
+    )
+    stage.plot(output, calibration)
+    return summary
+
+
+def label_meta(detector: Detector, source: Path, uncertainty: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a label job records, and a resumed job must share."""
+    return {
+        "uncertainty": uncertainty_settings(OmegaConf.to_container(uncertainty, resolve=True)),
+        "weights": str(detector.weights.resolve()),
+        "source": str(source.resolve()),
+        "names": list(detector.names),
+        "conf": detector.conf,
+        "iou": detector.iou,
+        "imgsz": detector.imgsz,
+    }

@@ -1,0 +1,25 @@
+"""The MC-dropout samples of one image: a plain record of arrays, free of torch, that scoring reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autolabel.structures import Detections
+
+
+@dataclass(frozen=True)
+class MCSamples:
+    """MC dropout samples of one image (made by :mod:`uncertainty.mc_dropout`).
+
+    candidates: the deterministic pass's boxes after NMS at ``candidate_conf`` (N boxes, ``conf`` order);
+    probs: (T, N, C) per-class sigmoid scores of each box in each pass; boxes: (T, N, 4) xyxy pixels of the
+    original image (nan where a pass missed, IoU mode); hits: (T, N) bool, pass t still detects box n
+    (its top score >= ``conf`` in anchor mode; an IoU match in IoU mode).
+    """
+
+    candidates: Detections
+    probs: np.ndarray
+    boxes: np.ndarray
+    hits: np.ndarray
