@@ -330,6 +330,13 @@ def _time(metrics: Mapping) -> list[str]:
 
 
 # --- entry point ------------------------------------------------------------------------------------
+def summary_lines(metrics: Mapping) -> list[str]:
+    """The report's text without its figures: setup, verdict, overall and paired tables (for
+    :mod:`experiments.results_doc`, which gathers many runs into one document; headings one level down)."""
+    lines = [*_setup(metrics), *_verdict(metrics), *_overall(metrics, ()), *_paired(metrics)]
+    return [("#" + line) if line.startswith("#") else line for line in lines]
+
+
 def _has_per_class(metrics: Mapping) -> bool:
     models = get(metrics, "summary", "models") or {}
     return any(
