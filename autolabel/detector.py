@@ -206,7 +206,7 @@ class Detector:
         self.weights = Path(weights)
         self.device = torch.device(resolve_device(device))
         # ultralytics' own inference backend: fused, and channels-last weights where the CPU (oneDNN) or
-        # GPU runs them faster (measured here: 1.3x faster than the plain NCHW model on 2 x86 cores).
+        # GPU runs them faster (benchmarks/mc_dropout_cost.py times our pass against ultralytics' predict).
         backend = AutoBackend(model=yolo.model.float(), device=self.device, fuse=True, verbose=False)
         self.model = backend.model.eval()
         head = self.model.model[-1]

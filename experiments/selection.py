@@ -15,10 +15,8 @@ and a one-line ``reason``, so a report can show why an image was picked.
 Ranking (top-k, and the difficulty selection under a budget) is by score, highest first. A failed image
 (no box kept) is ranked by its own score, which is its near-miss evidence (the detection flips of the
 candidates just below the operating threshold); one with no candidate at all has no score and comes last.
-``failed_first=True`` puts every failed image first instead. Measured on the demo (CAL1 seed 0, 418 pool
-images, 76 failed of which 45 are empty): failed-first spent 76 of a 125-image budget on failed images and
-GT2 carried 249 true boxes against ~313 in a random draw; ranking by score gave 467 and no empty image.
-Ties fall in a random order drawn from ``rng``. Same records and same rng seed -> same Selection.
+``failed_first=True`` puts every failed image first instead (it spent most of a demo budget on failed
+images, many of them empty: docs/results_log.md). Ties fall in a random order drawn from ``rng``. Same records and same rng seed -> same Selection.
 """
 
 from __future__ import annotations
