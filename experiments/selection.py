@@ -16,7 +16,8 @@ Ranking (top-k, and the difficulty selection under a budget) is by score, highes
 (no box kept) is ranked by its own score, which is its near-miss evidence (the detection flips of the
 candidates just below the operating threshold); one with no candidate at all has no score and comes last.
 ``failed_first=True`` puts every failed image first instead (it spent most of a demo budget on failed
-images, many of them empty: docs/results_log.md). Ties fall in a random order drawn from ``rng``. Same records and same rng seed -> same Selection.
+images, many of them empty: docs/results_log.md). Ties fall in a random order drawn from ``rng``. Same
+records and same rng seed -> same Selection.
 """
 
 from __future__ import annotations

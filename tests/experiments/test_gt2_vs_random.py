@@ -11,7 +11,7 @@ from autolabel.split import read_manifest
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from experiments import gt2_vs_random
-from experiments.gt2_vs_random import run_experiment
+from experiments.experiment import run_experiment
 from studies.more_epochs import main, more_epochs
 from studies.score_check import score_check
 from studies.subgroups import main as main_subgroups

@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 
 from autolabel.yolo_format import DataError
 from experiments import rounds as rounds_module
-from experiments.gt2_vs_random import run_experiment
+from experiments.experiment import run_experiment
 from experiments.rounds import check_rounds, label_savings, summarize_rounds
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

@@ -3,8 +3,8 @@ import pytest
 
 from autolabel.structures import Detections
 from uncertainty.image_score import COMPONENTS, ImageScorer, box_components
-from uncertainty.samples import MCSamples
 from uncertainty.pooling import Pooling
+from uncertainty.samples import MCSamples
 
 
 def samples(probs_t, boxes_t, conf_thr=0.5):
