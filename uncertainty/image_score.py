@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from uncertainty import scores
-from uncertainty.samples import MCSamples
 from uncertainty.pooling import Pooling, combine, component_scale
+from uncertainty.samples import MCSamples
 
 MC_CLASS = ("predictive_entropy", "mutual_information", "margin", "least_confidence", "score_variance")
 SINGLE_PASS = ("single_entropy", "single_margin", "single_least_confidence", "one_minus_conf")
