@@ -76,11 +76,27 @@ def record_detections(record: dict[str, Any], *, num_classes: int) -> Detections
     )
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """All complete records of a JSONL file (none if it does not exist).
+def unique_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` with one record per ``image`` key: the first (file order); records without a key stay."""
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        key = record.get("image")
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(record)
+    return out
+
+
+def read_records(path: str | Path, *, repair: bool = False, unique: bool = True) -> list[dict[str, Any]]:
+    """The complete records of a JSONL file, one per image (none if the file does not exist).
 
     A job killed mid-write can leave a partial last line: it is ignored, and with ``repair=True`` cut off
-    the file so that appending continues on a clean line. A bad line anywhere else is an error.
+    the file so that appending continues on a clean line. A bad line anywhere else is an error. An image
+    recorded more than once (two jobs wrote the file at once) counts once: its first complete record is
+    kept (``unique=False``: every line, duplicates included).
     """
     path = Path(path)
     if not path.is_file():
@@ -98,7 +114,7 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
     if repair and torn:
         with open(path, "r+b") as f:
             f.truncate(len(complete) + len(newline))
-    return records
+    return unique_records(records) if unique else records
 
 
 class RecordWriter:
