@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
 from autolabel.job import plain_predict, run_label_job
+from autolabel.settings_check import check_label_settings
 from autolabel.train import label_meta
 from uncertainty.build import CALIBRATION_FILE, build_labeler, load_calibration
 from uncertainty.difficulty import plot_job_scores
@@ -37,6 +38,7 @@ def operating_threshold(weights: Path) -> float | None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="label")
 @clear_errors
 def main(cfg: DictConfig) -> dict:
+    check_label_settings(cfg)  # before anything is written
     weights = Path(cfg.weights).expanduser()
     if not weights.is_file():
         raise ModelError(f"weights={weights}: file not found")

@@ -24,6 +24,7 @@ from autolabel.cli import clear_errors
 from autolabel.detector import Detector, train_detector
 from autolabel.job import plain_predict, run_label_job
 from autolabel.model_card import evaluate, write_model_card
+from autolabel.settings_check import check_train_settings
 from autolabel.split import split_dataset, write_manifest
 from autolabel.structures import GroundTruth
 from autolabel.views import build_view, load_truth
@@ -220,6 +221,7 @@ def label_meta(detector: Detector, source: Path, uncertainty: DictConfig) -> dic
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
+    check_train_settings(cfg)  # before anything is written
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     card = train_and_card(cfg, run_dir)
     return card["evaluation"]["map50_95"]
