@@ -49,3 +49,13 @@ def test_corrupt_line_in_the_middle_is_an_error(tmp_path):
 
 def test_missing_file_has_no_records(tmp_path):
     assert read_records(tmp_path / "none.jsonl") == []
+
+
+def test_an_image_recorded_twice_counts_once(tmp_path):
+    log = tmp_path / "p.jsonl"
+    with RecordWriter(log) as w:
+        w.append([{"image": "a", "n": 1}, {"image": "b", "n": 1}])
+    with RecordWriter(log) as w:  # a second job wrote the same images again
+        w.append([{"image": "b", "n": 2}, {"image": "a", "n": 2}, {"image": "c", "n": 2}])
+    assert [(r["image"], r["n"]) for r in read_records(log)] == [("a", 1), ("b", 1), ("c", 2)]
+    assert len(read_records(log, unique=False)) == 5
