@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from autolabel.demo import generate_demo
-from autolabel.yolo_format import DataError, DatasetSpec, load_data_yaml
+from autolabel.yolo_format import DataError, DatasetSpec, label_path_for, load_data_yaml
 
 
 def cache_root() -> Path:
@@ -33,8 +33,27 @@ def demo_dataset(
     )
 
 
-def yolo_dataset(*, path: str | None) -> DatasetSpec:
-    """A dataset in ultralytics' YOLO layout, given by the path of its data.yaml (``data.path``)."""
+def yolo_dataset(*, path: str | None, allow_unlabeled: bool = False) -> DatasetSpec:
+    """A dataset in ultralytics' YOLO layout, given by the path of its data.yaml (``data.path``).
+
+    A ``train`` or ``val`` split none of whose images has a label file is an error (training would learn
+    from 0 boxes) unless ``allow_unlabeled`` says the images are meant to hold no objects.
+    """
     if not path:
         raise DataError("data=yolo needs data.path=/path/to/data.yaml")
-    return load_data_yaml(Path(path).expanduser())
+    spec = load_data_yaml(Path(path).expanduser())
+    if not allow_unlabeled:
+        check_labeled(spec)
+    return spec
+
+
+def check_labeled(spec: DatasetSpec) -> None:
+    """Raise DataError naming the dataset and split when not one of a split's images has a label file."""
+    for name, images in (("train", spec.train), ("val", spec.val or ())):
+        if images and not any(label_path_for(image).is_file() for image in images):
+            raise DataError(
+                f"{spec.yaml_path}: none of the {len(images)} '{name}' images has a label file (looked for "
+                f"YOLO labels such as {label_path_for(images[0])}, in a labels/ folder beside images/); "
+                "training on it would learn from 0 boxes. Put the labels there, or set "
+                "data.allow_unlabeled=true if these images really hold no objects"
+            )

@@ -7,6 +7,7 @@ Importing this module configures ultralytics to stay offline (see :mod:`autolabe
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -84,6 +85,23 @@ def branch_final_convs(head: torch.nn.Module, branch: str) -> list[torch.nn.Modu
     return [seq[-1] for seq in (head.cv2 if branch == "box" else head.cv3)]
 
 
+def load_yolo(source: str | Path, *, key: str = "weights") -> YOLO:
+    """``YOLO(source)``; a file that is no model (random bytes, text, another pickle) is a ModelError.
+
+    ``key`` names the setting in the message (``weights``, ``model``).
+    """
+    try:
+        return YOLO(str(source))
+    except Exception as exc:  # ultralytics raises TypeError, RuntimeError, pickle or zip errors for them
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # ultralytics' first sentence, without its "ERROR <emoji>" prefix and advice to download a model
+        reason = re.sub(r"^ERROR\s*[^\w/\\.~]*\s*", "", first_line).split(". ")[0][:200]
+        raise ModelError(
+            f"{key}={source}: not a YOLO model file ({reason}); give a .pt written by autolabel.train "
+            "(or ultralytics), or a model YAML"
+        ) from exc
+
+
 def add_head_dropout(model: torch.nn.Module, p: float) -> list:
     """Channel dropout (``F.dropout2d``, train mode only) before each final 1x1 conv of the Detect head.
 
@@ -140,7 +158,7 @@ def train_detector(
     """
     source = check_model_source(model)
     out_dir = Path(out_dir).resolve()
-    yolo = YOLO(source)
+    yolo = load_yolo(source, key="model")
     threads = torch_threads()
     yolo.add_callback("on_pretrain_routine_start", _set_threads_callback(threads))
     if head_dropout > 0:
@@ -200,7 +218,7 @@ class Detector:
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"conf={conf} must lie in [0, 1]")
         torch.set_num_threads(torch_threads())
-        yolo = YOLO(str(weights))
+        yolo = load_yolo(weights)
         if yolo.task != "detect":
             raise ModelError(f"{weights} is a {yolo.task!r} model; a detection model is needed")
         self.weights = Path(weights)

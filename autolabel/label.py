@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
 from autolabel.pipeline import FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
+from autolabel.settings_check import check_label_settings
 
 log = logging.getLogger("autolabel.label")
 
@@ -26,6 +27,7 @@ log = logging.getLogger("autolabel.label")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="label")
 @clear_errors
 def main(cfg: DictConfig) -> dict:
+    check_label_settings(cfg)  # before anything is written
     weights = Path(cfg.weights).expanduser()
     if not weights.is_file():
         raise ModelError(f"weights={weights}: file not found")

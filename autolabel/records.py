@@ -44,7 +44,7 @@ NO_BAND = "uncalibrated"  # how summaries count an image scored without a calibr
 _SCORE_KEYS = ("score", "components", "n_candidates", "failed")
 _CALIBRATED_KEYS = ("p_needs_correction", "difficulty")
 _KNOWN_KEYS = frozenset(
-    {"image", "width", "height", "n_boxes", "boxes", "error", *_SCORE_KEYS, *_CALIBRATED_KEYS}
+    {"image", "width", "height", "n_boxes", "boxes", "error", *_SCORE_KEYS, *_CALIBRATED_KEYS, "label_file"}
 )
 
 
@@ -68,7 +68,9 @@ class ImageRecord:
     fields (``score``, higher = more uncertain, None when undefined; ``components``; ``n_candidates``;
     ``failed``: no box kept) are present when ``components`` is not None; ``difficulty`` (a :data:`Band`)
     and ``p_needs_correction`` when the job had a calibration. Nobody invents a band: an uncalibrated
-    record has ``difficulty`` None. extra: unknown keys of an old line, written back after the known ones.
+    record has ``difficulty`` None. label_file: the YOLO label file the job wrote for the image, relative
+    to its output (None in logs older than that field). extra: unknown keys of an old line, written back
+    after the known ones.
     """
 
     image: str
@@ -83,6 +85,7 @@ class ImageRecord:
     failed: bool = False
     p_needs_correction: float | None = None
     difficulty: Band | None = None
+    label_file: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -172,6 +175,7 @@ class ImageRecord:
             failed=bool(data.get("failed", False)),
             p_needs_correction=data.get("p_needs_correction"),
             difficulty=data.get("difficulty"),
+            label_file=data.get("label_file"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -193,6 +197,8 @@ class ImageRecord:
             )
         if self.difficulty is not None:
             out.update(p_needs_correction=self.p_needs_correction, difficulty=self.difficulty)
+        if self.label_file is not None:
+            out["label_file"] = self.label_file
         out.update(self.extra)
         return out
 
@@ -215,53 +221,72 @@ class ImageRecord:
         return self.detections if len(self.detections) else Detections.empty(num_classes)
 
 
-def read_records(path: str | Path, *, repair: bool = False) -> list[ImageRecord]:
-    """All complete records of a JSONL log (none if it does not exist), each image once.
+def read_jsonl(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """Every complete line of an append-only JSONL file, parsed (none if the file does not exist).
 
-    A job killed mid-write can leave a partial last line: it is ignored, and with ``repair=True`` cut off
-    the file so that appending continues on a clean line. A bad line anywhere else is an error naming the
-    file and line. An image recorded twice (two jobs once shared a folder) counts once: its first record.
+    A writer killed mid-write can leave a partial last line: it is ignored, and with ``repair=True`` cut
+    off the file so that appending continues on a clean line. A bad line anywhere else is an error naming
+    the file and line.
     """
     path = Path(path)
     if not path.is_file():
         return []
     data = path.read_bytes()
     complete, newline, torn = data.rpartition(b"\n")  # an unterminated last line is a torn write
-    records: dict[str, ImageRecord] = {}
+    rows = []
     for number, line in enumerate(complete.split(b"\n") if newline else [], start=1):
         if not line.strip():
             continue
         try:
-            record = ImageRecord.from_json(json.loads(line))
-        except (json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise ValueError(f"{path}:{number}: not an image record ({why})") from exc
-        records.setdefault(record.image, record)
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not a JSON record ({exc.msg})") from exc
     if repair and torn:
         with open(path, "r+b") as f:
             f.truncate(len(complete) + len(newline))
-    return list(records.values())
+    return rows
 
 
-def read_folder_records(folder: str | Path, *, repair: bool = False) -> list[ImageRecord]:
+def unique_records(records: Iterable[ImageRecord]) -> list[ImageRecord]:
+    """``records`` with one record per image: the first (file order)."""
+    first: dict[str, ImageRecord] = {}
+    for record in records:
+        first.setdefault(record.image, record)
+    return list(first.values())
+
+
+def read_records(path: str | Path, *, repair: bool = False, unique: bool = True) -> list[ImageRecord]:
+    """The complete records of a record log, one per image (none if the file does not exist).
+
+    Torn last lines as in :func:`read_jsonl`; a line that is no image record is an error naming the file
+    and line. An image recorded more than once (two jobs once wrote the log at the same time) counts
+    once: its first complete record (``unique=False``: every line, duplicates included).
+    """
+    records = []
+    for number, row in enumerate(read_jsonl(path, repair=repair), start=1):
+        try:
+            records.append(ImageRecord.from_json(row))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: record {number}: not an image record ({exc})") from exc
+    return unique_records(records) if unique else records
+
+
+def read_folder_records(
+    folder: str | Path, *, repair: bool = False, unique: bool = True
+) -> list[ImageRecord]:
     """The records of an auto-label output folder (see :func:`read_records`)."""
-    return read_records(Path(folder) / PREDICTIONS, repair=repair)
+    return read_records(Path(folder) / PREDICTIONS, repair=repair, unique=unique)
 
 
-class RecordWriter:
-    """Append records to a JSONL log; each :meth:`append` is flushed and fsynced before it returns."""
+class JsonlWriter:
+    """Append JSON objects to a file, one a line; each :meth:`append` is flushed and fsynced."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._file = open(self.path, "a", encoding="utf-8")
 
-    @classmethod
-    def in_folder(cls, folder: str | Path) -> RecordWriter:
-        """The writer of an auto-label output folder's log."""
-        return cls(Path(folder) / PREDICTIONS)
-
-    def append(self, records: Iterable[ImageRecord]) -> None:
-        text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records)
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        text = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
         self._file.write(text)
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -269,8 +294,23 @@ class RecordWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> RecordWriter:
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RecordWriter(JsonlWriter):
+    """Append :class:`ImageRecord`\\ s to a record log (flushed and fsynced per :meth:`append`)."""
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> RecordWriter:
+        """The writer of an auto-label output folder's log."""
+        return cls(Path(folder) / PREDICTIONS)
+
+    def append(self, records: Iterable[ImageRecord]) -> None:
+        super().append(r.to_json() for r in records)
+
+    def __enter__(self) -> RecordWriter:
+        return self

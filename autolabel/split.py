@@ -3,12 +3,21 @@
 Sizes are counts (int >= 1) or fractions of the whole dataset (float in (0, 1)). A dataset that ships its
 own ``val`` keeps it as VAL and GT1 / POOL are drawn from its ``train`` images. Nothing here reads or
 writes a label file: the manifest only lists image paths.
+
+Byte-identical images (same content under different names) stay together, so that no copy of a VAL image
+is trained on or measured as POOL: each group of duplicates joins the split of its member drawn first
+(a group holding a shipped ``val`` image joins VAL), and a warning names them. A split may then exceed its
+size by the extra copies. Without duplicates the split is exactly what the seed draws.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import logging
 import os
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +27,9 @@ from autolabel.yolo_format import DataError, DatasetSpec
 
 SPLITS = ("val", "gt1", "pool")
 MANIFEST_FIELDS = ("image", "split", "seed")
+SHOW_GROUPS = 5  # duplicate groups named in the warning
+
+log = logging.getLogger("autolabel.split")
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,87 @@ def resolve_size(size: int | float, *, total: int, key: str) -> int:
     return int(size)
 
 
-def split_dataset(spec: DatasetSpec, *, val: int | float, gt1: int | float, seed: int) -> Split:
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def duplicate_groups(paths: Sequence[Path]) -> list[tuple[Path, ...]]:
+    """Groups (2 or more) of byte-identical files among ``paths``, each sorted; files missing are skipped.
+
+    Only files that share a size are hashed (sha256), so a set without duplicates costs one stat a file.
+    """
+    by_size: dict[int, list[Path]] = defaultdict(list)
+    for path in paths:
+        try:
+            by_size[os.stat(path).st_size].append(path)
+        except OSError:
+            continue
+    by_hash: dict[tuple[int, str], list[Path]] = defaultdict(list)
+    for size, same in by_size.items():
+        if len(same) > 1:
+            for path in same:
+                digest = _sha256(path)
+                if digest is not None:
+                    by_hash[size, digest].append(path)
+    groups = [tuple(sorted(g)) for g in by_hash.values() if len(g) > 1]
+    return sorted(groups)
+
+
+def _warn_duplicates(spec: DatasetSpec, groups: Sequence[tuple[Path, ...]]) -> None:
+    def short(path: Path) -> str:
+        return str(path.relative_to(spec.root)) if path.is_relative_to(spec.root) else str(path)
+
+    named = "; ".join(" = ".join(short(p) for p in group) for group in groups[:SHOW_GROUPS])
+    more = f"; and {len(groups) - SHOW_GROUPS} more group(s)" if len(groups) > SHOW_GROUPS else ""
+    log.warning(
+        "%s: %d group(s) of byte-identical images (%d images) under different names; each group is kept "
+        "in one split so that no copy of a VAL image is trained on: %s%s",
+        spec.yaml_path,
+        len(groups),
+        sum(len(g) for g in groups),
+        named,
+        more,
+    )
+
+
+def _units(order: Sequence[Path], groups: Sequence[tuple[Path, ...]]) -> list[tuple[Path, ...]]:
+    """``order`` as units to deal out: a duplicate group takes the place of its member drawn first."""
+    drawn = set(order)
+    group_of = {path: tuple(p for p in group if p in drawn) for group in groups for path in group}
+    units, placed = [], set()
+    for path in order:
+        unit = group_of.get(path, (path,))
+        if unit[0] not in placed:
+            placed.add(unit[0])
+            units.append(unit)
+    return units
+
+
+def _take(units: Sequence[tuple[Path, ...]], n: int) -> tuple[list[Path], list[tuple[Path, ...]]]:
+    """The images of the first units that reach ``n`` images (whole units), and the units left."""
+    taken: list[Path] = []
+    k = 0
+    while k < len(units) and len(taken) < n:
+        taken.extend(units[k])
+        k += 1
+    return taken, list(units[k:])
+
+
+def split_dataset(
+    spec: DatasetSpec, *, val: int | float, gt1: int | float, seed: int, group_duplicates: bool = True
+) -> Split:
     """Draw VAL, GT1 and POOL from ``spec`` with ``numpy.random.default_rng(seed)``.
 
     Fractions are of all images (train + shipped val). The same spec, sizes and seed give the same split.
+    ``group_duplicates``: keep byte-identical images in one split (see the module docstring); the files
+    are read for that, and paths that do not exist are left alone.
     """
     shipped_val = tuple(spec.val) if spec.val else ()
     val_set = set(shipped_val)
@@ -62,22 +151,30 @@ def split_dataset(spec: DatasetSpec, *, val: int | float, gt1: int | float, seed
     total = len(candidates) + len(shipped_val)
     rng = np.random.default_rng(seed)
     order = [candidates[i] for i in rng.permutation(len(candidates))]
+    groups = duplicate_groups([*candidates, *shipped_val]) if group_duplicates else []
+    if groups:
+        _warn_duplicates(spec, groups)
     if shipped_val:
-        val_images = tuple(sorted(shipped_val))
+        with_val = {p for g in groups if val_set.intersection(g) for p in g if p not in val_set}
+        val_images = tuple(sorted(shipped_val)) + tuple(sorted(with_val))
+        units = _units([p for p in order if p not in with_val], groups)
     else:
         n_val = resolve_size(val, total=total, key="split.val")
         if n_val < 1:
             raise DataError(f"split.val={val} gives an empty VAL set for {total} images")
-        val_images, order = tuple(order[:n_val]), order[n_val:]
+        taken, units = _take(_units(order, groups), n_val)
+        val_images = tuple(taken)
     n_gt1 = resolve_size(gt1, total=total, key="split.gt1")
     if n_gt1 < 1:
         raise DataError(f"split.gt1={gt1} gives an empty GT1 set for {total} images")
-    if n_gt1 >= len(order):
+    gt1_images, pool_units = _take(units, n_gt1)
+    if not pool_units:
         raise DataError(
             f"empty pool: {spec.yaml_path} has {total} images; VAL takes {len(val_images)} and "
             f"split.gt1={gt1} takes {n_gt1}, leaving nothing to auto-label. Lower split.gt1 / split.val."
         )
-    return Split(seed=int(seed), val=val_images, gt1=tuple(order[:n_gt1]), pool=tuple(order[n_gt1:]))
+    pool_images = tuple(p for unit in pool_units for p in unit)
+    return Split(seed=int(seed), val=val_images, gt1=tuple(gt1_images), pool=pool_images)
 
 
 def write_manifest(split: Split, path: str | Path) -> Path:

@@ -14,11 +14,13 @@ from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
 from autolabel.pipeline import train_and_card
+from autolabel.settings_check import check_train_settings
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
+    check_train_settings(cfg)  # before anything is written
     card = train_and_card(cfg, Path(HydraConfig.get().runtime.output_dir))
     return card["evaluation"]["map50_95"]
 

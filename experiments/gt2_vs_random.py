@@ -13,12 +13,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
+from autolabel.settings_check import check_train_settings
 from experiments.experiment import run_experiment
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gt2_vs_random")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
+    check_train_settings(cfg)  # the train settings of every seed, before anything is written
     metrics = run_experiment(cfg, Path(HydraConfig.get().runtime.output_dir))
     diff = metrics["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
     print(f"CAL2 - CONTROL mAP50-95: {diff['mean']:+.4f} (95% CI {diff['ci95']}), {diff['direction']}")

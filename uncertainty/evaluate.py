@@ -22,6 +22,7 @@ from autolabel.cli import clear_errors
 from autolabel.detector import Detector, ModelError
 from autolabel.pipeline import FALLBACK_CONF, operating_threshold
 from autolabel.records import json_safe
+from autolabel.settings_check import check_evaluate_settings
 from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
@@ -34,6 +35,7 @@ log = logging.getLogger("uncertainty.evaluate")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
+    check_evaluate_settings(cfg)  # before anything is written
     weights = Path(cfg.weights).expanduser()
     if not weights.is_file():
         raise ModelError(f"weights={weights}: file not found")

@@ -48,6 +48,12 @@ def score_histogram(
     ax.legend()
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write (a full disk) does not say which file: name it
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    finally:
+        plt.close(fig)
     return path

@@ -136,3 +136,11 @@ def test_warm_start_starts_from_the_given_weights(trained_run, tmp_path):
     before, after = conv_weights(start), conv_weights(tuned)
     assert before.keys() == after.keys()
     assert all(torch.allclose(before[k], after[k], atol=1e-3) for k in before)
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01 random bytes \xff" * 40, b"a text file\n", b""])
+def test_a_weights_file_that_is_no_model_is_a_model_error(tmp_path, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    with pytest.raises(ModelError, match=f"weights={bad}: not a YOLO model file"):
+        Detector(bad)

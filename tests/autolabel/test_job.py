@@ -1,5 +1,7 @@
 import errno
 import json
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -134,9 +136,10 @@ def test_disk_full_keeps_finished_work(tmp_path, monkeypatch):
     calls = {"n": 0}
 
     def append(self, records):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
+        if self.path.name == "predictions.jsonl":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
         real_append(self, records)
 
     monkeypatch.setattr(RecordWriter, "append", append)
@@ -195,3 +198,148 @@ def test_empty_or_missing_source_is_a_clear_error(tmp_path):
         run(tmp_path / "empty", tmp_path / "out", FakeDetector())
     with pytest.raises(JobError, match="not a folder"):
         run(tmp_path / "missing", tmp_path / "out", FakeDetector())
+
+
+def test_disk_full_counts_exactly_what_was_kept(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "pool", 8)
+    real_append = RecordWriter.append
+
+    def append(self, records):
+        if self.path.name == "predictions.jsonl" and len(read_records(self.path)) == 4:
+            real_append(self, records[:2])  # two lines of the batch reached the disk, then it filled up
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, records)
+
+    monkeypatch.setattr(RecordWriter, "append", append)
+    with pytest.raises(JobError, match="disk full") as full:
+        run(src, tmp_path / "out", FakeDetector())
+    kept = len(read_records(tmp_path / "out" / "predictions.jsonl"))
+    assert kept == 6 and f"the {kept} images committed" in str(full.value)
+
+
+@pytest.mark.parametrize("last", ["annotations.coco.json", "summary.json"])
+def test_disk_full_in_the_last_exports_names_the_file(tmp_path, monkeypatch, last):
+    import autolabel.job
+    import autolabel.job_exports
+
+    src = make_images(tmp_path / "pool", 5)
+
+    def fail_on_last(real):
+        def write(path, *args):
+            if Path(path).name == last:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(path, *args)
+
+        return write
+
+    monkeypatch.setattr(autolabel.job, "write_text_atomic", fail_on_last(autolabel.job.write_text_atomic))
+    monkeypatch.setattr(autolabel.job_exports, "write_coco", fail_on_last(autolabel.job_exports.write_coco))
+    with pytest.raises(JobError, match=f"disk full while writing .*{last}: the 5 images committed"):
+        run(src, tmp_path / "out", FakeDetector())
+    monkeypatch.undo()
+    summary = run(src, tmp_path / "out", FakeDetector())  # space freed: the rerun finishes the exports
+    assert summary["labeled_now"] == 0 and (tmp_path / "out" / last).is_file()
+
+
+def test_unreadable_images_are_named_on_the_console(tmp_path, caplog):
+    src = make_images(tmp_path / "pool", 9, corrupt={1, 2, 3, 4, 5, 7})
+    with caplog.at_level("WARNING", logger="autolabel.job"):
+        summary = run(src, tmp_path / "out", FakeDetector())
+    assert summary["errors"] == 6
+    assert summary["unreadable"] == ["img01.png", "img02.png", "img03.png", "img04.png", "img05.png"]
+    assert "6 image(s) could not be read" in caplog.text and "img01.png (cannot decode" in caplog.text
+    assert "and 1 more" in caplog.text and "images.csv" in caplog.text
+
+
+def test_weights_replaced_in_place_are_refused_on_resume(tmp_path):
+    src = make_images(tmp_path / "pool", 4)
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"model one")
+    meta = {"weights": str(weights), "source": str(src), "names": list(NAMES)}
+
+    def label(predict):
+        return run_label_job(
+            predict=predict,
+            names=NAMES,
+            source=src,
+            output=tmp_path / "out",
+            meta=meta,
+            batch=2,
+            progress=False,
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        label(FakeDetector(fail_after_batches=1))
+    marker = json.loads((tmp_path / "out" / "autolabel_job.json").read_text())
+    assert len(marker["weights_sha256"]) == 64
+    weights.write_bytes(b"model two")  # same path, other model
+    with pytest.raises(JobError, match="weights_sha256.*was replaced"):
+        label(FakeDetector())
+    weights.write_bytes(b"model one")
+    assert label(FakeDetector())["labeled_now"] == 2
+
+
+def test_a_folder_without_weights_hash_resumes_with_a_warning(tmp_path, caplog):
+    src = make_images(tmp_path / "pool", 4)
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"model one")
+    meta = {"weights": str(weights), "source": str(src), "names": list(NAMES)}
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_label_job(
+            predict=FakeDetector(fail_after_batches=1),
+            names=NAMES,
+            source=src,
+            output=out,
+            meta=meta,
+            batch=2,
+        )
+    marker = json.loads((out / "autolabel_job.json").read_text())
+    del marker["weights_sha256"]  # as written by an older version
+    (out / "autolabel_job.json").write_text(json.dumps(marker))
+    with caplog.at_level("WARNING", logger="autolabel.job"):
+        summary = run_label_job(
+            predict=FakeDetector(), names=NAMES, source=src, output=out, meta=meta, batch=2
+        )
+    assert summary["labeled_now"] == 2 and "does not record the sha256" in caplog.text
+    assert "weights_sha256" in json.loads((out / "autolabel_job.json").read_text())
+
+
+def test_a_folder_with_nothing_labeled_takes_corrected_settings(tmp_path):
+    src = make_images(tmp_path / "pool", 2)
+    out = tmp_path / "out"
+
+    def broken(images, keys):
+        raise ValueError("the first try failed before any image was committed")
+
+    with pytest.raises(ValueError):
+        run(src, out, broken)
+    meta = json.loads((out / "autolabel_job.json").read_text())
+    meta["conf"] = 0.5
+    summary = run_label_job(predict=FakeDetector(), names=NAMES, source=src, output=out, meta=meta)
+    assert summary["labeled_now"] == 2
+    assert json.loads((out / "autolabel_job.json").read_text())["conf"] == 0.5
+
+
+def test_a_read_only_output_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "pool", 2)
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: make the check see what a user would
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != parent and real_access(p, mode))
+    else:
+        parent.chmod(0o555)
+    try:
+        with pytest.raises(JobError, match=r"output=.*out: cannot write into .*shared \(read-only"):
+            run(src, parent / "out", FakeDetector())
+        assert not (parent / "out").exists()
+    finally:
+        parent.chmod(0o755)
+
+
+def test_an_output_that_is_a_file_is_a_clear_error(tmp_path):
+    src = make_images(tmp_path / "pool", 2)
+    (tmp_path / "out").write_text("x")
+    with pytest.raises(JobError, match="is a file, not a folder"):
+        run(src, tmp_path / "out", FakeDetector())

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from autolabel.records import ImageRecord, RecordWriter, read_records
+from autolabel.records import ImageRecord, JsonlWriter, RecordWriter, read_records
 from autolabel.structures import Detections
 
 NAMES = ("a", "b", "c")
@@ -91,3 +91,13 @@ def test_corrupt_line_in_the_middle_is_an_error(tmp_path):
 
 def test_missing_file_has_no_records(tmp_path):
     assert read_records(tmp_path / "none.jsonl") == []
+
+
+def test_an_image_recorded_twice_counts_once(tmp_path):
+    log = tmp_path / "p.jsonl"
+    with JsonlWriter(log) as w:
+        w.append([{"image": "a", "n": 1}, {"image": "b", "n": 1}])
+    with JsonlWriter(log) as w:  # a second job wrote the same images again
+        w.append([{"image": "b", "n": 2}, {"image": "a", "n": 2}, {"image": "c", "n": 2}])
+    assert [(r.image, r.extra["n"]) for r in read_records(log)] == [("a", 1), ("b", 1), ("c", 2)]
+    assert len(read_records(log, unique=False)) == 5

@@ -84,3 +84,60 @@ def test_manifest_errors_name_the_file(tmp_path):
 def test_split_never_touches_files(tmp_path):
     # the spec's paths do not exist: splitting is pure bookkeeping
     split_dataset(spec(10), val=2, gt1=2, seed=0)
+
+
+def files_spec(root, contents, *, val_contents=()):
+    """A spec over real files: image i holds ``contents[i]`` (equal bytes = byte-identical images)."""
+    folder = root / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    train = []
+    for i, data in enumerate(contents):
+        path = folder / f"{i:04d}.png"
+        path.write_bytes(data)
+        train.append(path)
+    val = []
+    for i, data in enumerate(val_contents):
+        path = folder / f"val{i:04d}.png"
+        path.write_bytes(data)
+        val.append(path)
+    return DatasetSpec(
+        yaml_path=root / "data.yaml", root=root, names=("a",), train=tuple(train), val=tuple(val) or None
+    )
+
+
+def test_a_set_without_duplicates_splits_exactly_as_before(tmp_path):
+    spec = files_spec(tmp_path, [f"image {i}".encode() for i in range(60)])
+    for seed in range(5):
+        grouped = split_dataset(spec, val=0.2, gt1=10, seed=seed)
+        assert grouped == split_dataset(spec, val=0.2, gt1=10, seed=seed, group_duplicates=False)
+        a = write_manifest(grouped, tmp_path / f"a{seed}.csv")
+        b = write_manifest(split_dataset(spec, val=0.2, gt1=10, seed=seed), tmp_path / f"b{seed}.csv")
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_byte_identical_images_stay_in_one_split_and_are_named(tmp_path, caplog):
+    contents = [f"image {i}".encode() for i in range(60)]
+    contents[7] = contents[3]  # the same picture saved twice under two names
+    contents[40] = contents[41] = contents[12]  # three copies
+    spec = files_spec(tmp_path, contents)
+    with caplog.at_level("WARNING", logger="autolabel.split"):
+        split_dataset(spec, val=0.2, gt1=10, seed=0)
+    assert "2 group(s) of byte-identical images (5 images)" in caplog.text
+    assert "images/0003.png = images/0007.png" in caplog.text
+    groups = [{spec.train[3], spec.train[7]}, {spec.train[12], spec.train[40], spec.train[41]}]
+    for seed in range(30):
+        split = split_dataset(spec, val=0.2, gt1=10, seed=seed)
+        assert sorted(split.val + split.gt1 + split.pool) == sorted(spec.train)  # each image once
+        for group in groups:
+            homes = [name for name in ("val", "gt1", "pool") if group & set(split[name])]
+            assert len(homes) == 1, (seed, group, homes)
+
+
+def test_a_train_copy_of_a_shipped_val_image_joins_val(tmp_path):
+    contents = [f"image {i}".encode() for i in range(30)]
+    contents[5] = b"val picture 1"
+    spec = files_spec(tmp_path, contents, val_contents=[b"val picture 0", b"val picture 1"])
+    for seed in range(10):
+        split = split_dataset(spec, val=0.5, gt1=5, seed=seed)
+        assert spec.train[5] in split.val and spec.train[5] not in split.gt1 + split.pool
+        assert len(split.gt1) == 5 and len(split.pool) == 24

@@ -1,0 +1,262 @@
+"""Check the apps' settings before anything is written: a bad value is a DataError naming its key.
+
+Each ``check_*`` function takes a composed Hydra config and raises :class:`DataError` (the apps turn it
+into one ``error:`` line and exit status 2) with ``<key>=<value>: <what is wrong>; <what to do>``. They
+read no model and write nothing; the only things they look at outside the config are whether a named
+file exists, the operating threshold in a model card beside the weights, and which devices torch sees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from autolabel.yolo_format import DataError
+
+MIN_IMGSZ = 32  # the largest stride of a YOLO v8 / 11 model: a smaller input has no feature map
+_CUDA = re.compile(r"cuda(?::(\d+))?")
+
+
+def _value(cfg: DictConfig, key: str) -> Any:
+    """``cfg``'s value at dotted ``key``; a missing (``???``) or absent key is a DataError saying so."""
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    if not isinstance(parent, DictConfig) or leaf not in parent or OmegaConf.is_missing(parent, leaf):
+        raise DataError(f"{key} is not set: add {key}=... to the command")
+    return parent[leaf]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_number(
+    cfg: DictConfig,
+    key: str,
+    low: float,
+    high: float,
+    *,
+    example: float,
+    high_open: bool = False,
+    none: bool = False,
+) -> None:
+    """``key`` is a number in [low, high] (``high_open``: [low, high)), or null when ``none``."""
+    value = _value(cfg, key)
+    if none and value is None:
+        return
+    inside = _is_number(value) and low <= value and (value < high if high_open else value <= high)
+    if not inside:
+        upper = ")" if high_open else "]"
+        null = " or null" if none else ""
+        hint = f"; set e.g. {key}={example}"
+        raise DataError(f"{key}={value!r}: must be a number in [{low:g}, {high:g}{upper}{null}{hint}")
+
+
+def check_int(
+    cfg: DictConfig,
+    key: str,
+    minimum: int,
+    *,
+    none: bool = False,
+    also: Sequence[int] = (),
+    unit: str = "",
+    why: str = "",
+) -> None:
+    """``key`` is an integer >= ``minimum`` (or one of ``also``), or null when ``none``; ``why`` explains."""
+    value = _value(cfg, key)
+    if none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or (value < minimum and value not in also):
+        extra = "".join(f" or {a}" for a in also) + (" or null" if none else "")
+        raise DataError(
+            f"{key}={value!r}: must be a whole number >= {minimum}{unit}{extra}{why}; "
+            f"set e.g. {key}={minimum}"
+        )
+
+
+def check_bool(cfg: DictConfig, key: str) -> None:
+    value = _value(cfg, key)
+    if not isinstance(value, bool):
+        raise DataError(f"{key}={value!r}: must be true or false")
+
+
+def check_choice(cfg: DictConfig, key: str, choices: Sequence[str]) -> None:
+    value = _value(cfg, key)
+    if value not in choices:
+        raise DataError(f"{key}={value!r}: must be one of {', '.join(choices)}")
+
+
+def check_size(cfg: DictConfig, key: str) -> None:
+    """A split size: a count (int >= 0) or a fraction (float in (0, 1))."""
+    value = _value(cfg, key)
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if not (count or (isinstance(value, float) and 0.0 < value < 1.0)):
+        raise DataError(f"{key}={value!r}: must be a count (whole number >= 0) or a fraction in (0, 1)")
+
+
+def check_file(cfg: DictConfig, key: str, what: str) -> Path:
+    """``key`` names an existing file; returns its path."""
+    value = _value(cfg, key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{key}={value!r}: must be the path of {what}")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise DataError(f"{key}={path}: file not found; give the path of {what}")
+    return path
+
+
+def check_path(cfg: DictConfig, key: str, what: str) -> None:
+    value = _value(cfg, key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{key}={value!r}: must be the path of {what}")
+
+
+def check_device(
+    device: Any, *, key: str = "device", cuda_count: int | None = None, mps: bool | None = None
+) -> None:
+    """``device`` is cpu, auto, mps, cuda or cuda:N, and exists on this machine.
+
+    cuda_count / mps: what this machine has (None: ask torch).
+    """
+    text = str(device).strip().lower() if isinstance(device, str) else ""
+    fix = f"use {key}=cpu, or {key}=auto to take a GPU when there is one"
+    if text in ("cpu", "auto"):
+        return
+    if text == "mps":
+        if mps is None:
+            import torch
+
+            mps = torch.backends.mps.is_available()
+        if not mps:
+            raise DataError(f"{key}=mps: this machine has no Apple GPU (MPS); {fix}")
+        return
+    match = _CUDA.fullmatch(text)
+    if not match:
+        raise DataError(f"{key}={device!r}: not a device; {fix}, or {key}=cuda:N for GPU N")
+    if cuda_count is None:
+        import torch
+
+        cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(match.group(1) or 0)
+    if index >= cuda_count:
+        seen = f"torch sees {cuda_count} CUDA GPU(s)" if cuda_count else "torch sees no CUDA GPU here"
+        raise DataError(f"{key}={device}: no such GPU on this machine ({seen}); {fix}")
+
+
+def check_card_threshold(weights: Path, *, key: str) -> None:
+    """The operating threshold of the model card beside ``weights`` (used when ``key`` is null) is valid."""
+    card = weights.parent / "model_card.json"
+    if not card.is_file():
+        return
+    try:
+        value = json.loads(card.read_text()).get("evaluation", {}).get("operating_threshold")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise DataError(f"{card}: unreadable model card ({exc}); set {key}=<confidence> to choose") from exc
+    if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
+        raise DataError(
+            f"{card}: operating_threshold={value!r} is outside [0, 1]; set {key}=<a confidence in [0, 1]>, "
+            "or train the model again with a valid threshold"
+        )
+
+
+def _check_instantiates(cfg: DictConfig, key: str) -> None:
+    """A ``_target_`` group (scorer, cost model) builds: its own checks run now, not after training."""
+    try:
+        instantiate(_value(cfg, key))
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        raise DataError(f"{key}: {cause}; fix that setting") from exc
+    except (TypeError, ValueError, KeyError) as exc:
+        raise DataError(f"{key}: {exc}; fix that setting") from exc
+
+
+def check_uncertainty_settings(cfg: DictConfig, key: str = "uncertainty") -> None:
+    """The ``uncertainty`` group: MC passes and dropout, scorer, calibration levels (a stage without MC
+    settings, plain labels, has none to check)."""
+    if OmegaConf.select(cfg, f"{key}.mc") is None:
+        return
+    check_int(
+        cfg, f"{key}.mc.passes", 2, why=" (one pass measures no spread; uncertainty=none gives plain labels)"
+    )
+    check_number(cfg, f"{key}.mc.p", 0.0, 1.0, example=0.1, high_open=True)
+    branches = _value(cfg, f"{key}.mc.branches")
+    if not isinstance(branches, ListConfig) or not branches or not set(branches) <= {"box", "cls"}:
+        raise DataError(f"{key}.mc.branches={branches!r}: must be a non-empty list of box, cls")
+    check_choice(cfg, f"{key}.mc.matching", ("anchor", "iou"))
+    check_int(cfg, f"{key}.mc.seed", 0)
+    check_number(cfg, f"{key}.mc.candidate_factor", 0.0, 1.0, example=0.5)
+    _check_instantiates(cfg, f"{key}.scorer")
+    levels = _value(cfg, f"{key}.calibration.levels")
+    ok = isinstance(levels, ListConfig) and len(levels) == 2 and all(_is_number(v) for v in levels)
+    if not ok or not 0.0 < levels[0] < levels[1] < 1.0:
+        raise DataError(f"{key}.calibration.levels={levels!r}: must be two numbers with 0 < l0 < l1 < 1")
+    check_int(cfg, f"{key}.calibration.min_images", 1)
+    check_bool(cfg, f"{key}.calibration.require_split")
+
+
+def check_label_settings(cfg: DictConfig) -> None:
+    """Every setting of ``python -m autolabel.label`` (conf/label.yaml)."""
+    weights = check_file(cfg, "weights", "a .pt written by autolabel.train")
+    check_path(cfg, "source", "a folder of images")
+    check_path(cfg, "output", "a new or empty folder (or one this job wrote before, to resume)")
+    check_number(cfg, "conf", 0.0, 1.0, example=0.25, none=True)
+    check_number(cfg, "iou", 0.0, 1.0, example=0.7)
+    check_int(cfg, "imgsz", MIN_IMGSZ, none=True, unit=" pixels")
+    check_int(cfg, "max_det", 1)
+    check_int(cfg, "batch", 1)
+    check_int(cfg, "threads", 1)
+    check_bool(cfg, "progress")
+    check_device(_value(cfg, "device"))
+    check_uncertainty_settings(cfg)
+    if cfg.conf is None:
+        check_card_threshold(weights, key="conf")
+
+
+def check_train_settings(cfg: DictConfig) -> None:
+    """Every setting of ``python -m autolabel.train`` (conf/train.yaml and its groups)."""
+    check_int(cfg, "seed", 0)
+    check_device(_value(cfg, "device"))
+    check_number(cfg, "threshold", 0.0, 1.0, example=0.3, none=True)
+    check_bool(cfg, "label_pool")
+    check_int(cfg, "label.batch", 1)
+    check_int(cfg, "label.threads", 1)
+    check_size(cfg, "split.val")
+    check_size(cfg, "split.gt1")
+    check_path(cfg, "model.name", "a model YAML (yolov8n.yaml) or a local .pt to start from")
+    check_int(cfg, "model.imgsz", MIN_IMGSZ, unit=" pixels")
+    check_int(cfg, "trainer.epochs", 1)
+    check_int(cfg, "trainer.batch", 1, also=(-1,))
+    check_int(cfg, "trainer.workers", 0)
+    check_number(cfg, "trainer.head_dropout", 0.0, 1.0, example=0.1, high_open=True)
+    for flag in ("trainer.val", "trainer.plots", "trainer.verbose"):
+        check_bool(cfg, flag)
+    if "allow_unlabeled" in cfg.data:
+        check_bool(cfg, "data.allow_unlabeled")
+    _check_instantiates(cfg, "cost")
+    check_uncertainty_settings(cfg)
+    from autolabel.detector import check_model_source  # a model that would download or lacks probs
+
+    check_model_source(cfg.model.name)
+
+
+def check_evaluate_settings(cfg: DictConfig) -> None:
+    """Every setting of ``python -m uncertainty.evaluate`` (conf/evaluate.yaml)."""
+    weights = check_file(cfg, "weights", "a .pt written by autolabel.train")
+    check_int(cfg, "seed", 0)
+    check_number(cfg, "threshold", 0.0, 1.0, example=0.3, none=True)
+    check_choice(cfg, "eval_split", ("pool", "val"))
+    check_int(cfg, "batch", 1)
+    check_device(_value(cfg, "device"))
+    check_size(cfg, "split.val")
+    check_size(cfg, "split.gt1")
+    check_uncertainty_settings(cfg)
+    if cfg.threshold is None:
+        check_card_threshold(weights, key="threshold")
