@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from autolabel.demo import generate_demo
+from autolabel.shapes import generate_shapes
 from autolabel.yolo_format import DataError, DatasetSpec, label_path_for, load_data_yaml
 
 
@@ -30,6 +32,36 @@ def demo_dataset(
     folder = Path(root) if root else cache_root() / "demo" / name
     return load_data_yaml(
         generate_demo(folder, n_images=n_images, image_size=image_size, seed=seed, shift_share=shift_share)
+    )
+
+
+def shapes_dataset(
+    *,
+    root: str | None = None,
+    n_images: int = 64,
+    image_size: int = 128,
+    seed: int = 0,
+    classes: Sequence[str] = ("square", "disc"),
+    hard_share: float = 0.15,
+    max_objects: int = 3,
+) -> DatasetSpec:
+    """The tiny, easy shapes set (:mod:`autolabel.shapes`), generated once into ``root`` (default: the cache).
+
+    classes: the shape drawn for each class id, e.g. ``[square, disc]`` or, for one class, ``[disc]``.
+    """
+    names = [str(c) for c in classes]
+    name = f"n{n_images}_px{image_size}_seed{seed}_{'-'.join(names)}_hard{hard_share:g}_max{max_objects}"
+    folder = Path(root) if root else cache_root() / "shapes" / name
+    return load_data_yaml(
+        generate_shapes(
+            folder,
+            n_images=n_images,
+            image_size=image_size,
+            seed=seed,
+            classes=names,
+            hard_share=hard_share,
+            max_objects=max_objects,
+        )
     )
 
 

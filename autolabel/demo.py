@@ -22,10 +22,6 @@ levels before lighting and blur), ``size_px`` (longer box side), flags ``tiny``,
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
 import cv2
@@ -34,6 +30,7 @@ import yaml
 
 from autolabel import demo_draw as dd
 from autolabel.structures import box_iou
+from autolabel.synthetic import check_int, generate_once, label_text
 
 CLASS_NAMES: tuple[str, ...] = ("bite-edge", "crack", "slag-inclusion", "broken-arc", "air-hole", "unfused")
 GENERATOR_VERSION = 3
@@ -228,15 +225,6 @@ def render_demo_image(
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), objects, meta
 
 
-def _label_text(objects: list[dict], size: int) -> str:
-    lines = []
-    for o in objects:
-        x0, y0, x1, y1 = o["xyxy"]
-        cx, cy, w, h = (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size
-        lines.append(f"{o['cls']} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
-    return "".join(lines)
-
-
 def _write_dataset(root: Path, final: Path, params: dict) -> None:
     (root / "images").mkdir()
     (root / "labels").mkdir()
@@ -249,19 +237,11 @@ def _write_dataset(root: Path, final: Path, params: dict) -> None:
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for demo image {i}")
             (root / "images" / f"{i:05d}.jpg").write_bytes(buf.tobytes())
-            (root / "labels" / f"{i:05d}.txt").write_text(_label_text(objects, size), encoding="utf-8")
+            (root / "labels" / f"{i:05d}.txt").write_text(label_text(objects, size), encoding="utf-8")
             meta_f.write(json.dumps({"image": f"{i:05d}.jpg", **meta, "objects": objects}) + "\n")
     data = {"path": str(final), "train": "images", "names": dict(enumerate(CLASS_NAMES))}
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     (root / "demo.json").write_text(json.dumps({**params, "class_names": list(CLASS_NAMES)}, indent=1) + "\n")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_share(value: object) -> float:
@@ -291,44 +271,17 @@ def generate_demo(
     """
     params = {
         "generator_version": GENERATOR_VERSION,
-        "n_images": _check_int("n_images", n_images, 1),
-        "image_size": _check_int("image_size", image_size, 64),
-        "seed": _check_int("seed", seed, 0),
+        "n_images": check_int("n_images", n_images, 1),
+        "image_size": check_int("image_size", image_size, 64),
+        "seed": check_int("seed", seed, 0),
     }
     share = _check_share(shift_share)
     if share:  # recorded only when used, so the one-line sets made before it existed stay valid
         params["shift_share"] = share
-    out = Path(out_dir).expanduser().resolve()
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"out_dir {out} exists and is not a directory")
-        marker = out / "demo.json"
-        if marker.is_file():
-            try:
-                old = json.loads(marker.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                old = {}
-            keys = {*params, "shift_share"}  # a set made with a share differs from one made without
-            same = all(old.get(k) == params.get(k) for k in keys)
-            if same and (out / "data.yaml").is_file():
-                return out / "data.yaml"
-        elif any(out.iterdir()):
-            raise ValueError(
-                f"out_dir {out} exists and is not a demo dataset (no demo.json); refusing to overwrite it"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        _write_dataset(tmp, out, params)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old_dir = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(out, old_dir)
-            os.replace(tmp, out)
-            shutil.rmtree(old_dir, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out / "data.yaml"
+    return generate_once(
+        out_dir,
+        params,
+        lambda tmp, final: _write_dataset(tmp, final, params),
+        marker="demo.json",
+        optional_keys=("shift_share",),  # a set made with a share differs from one made without
+    )

@@ -17,7 +17,6 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.pipeline import uncertainty_settings
 from autolabel.records import ALL_BANDS
 from autolabel.yolo_format import DataError
 from experiments.aggregate import ordering, stage_totals, summary
@@ -25,7 +24,7 @@ from experiments.constants import MODEL_NAMES
 from experiments.report import SampleImage, write_report
 from experiments.rounds import check_rounds, run_rounds, summarize_rounds
 from experiments.run_folder import CONFIG_FILE, RunFolder, differing_keys, write_json
-from experiments.seed_run import check_control, check_same_cal1, run_seed
+from experiments.seed_run import check_control, check_same_cal1, run_seed, settings_as_now
 
 log = logging.getLogger("experiments.experiment")
 # settings a finished run folder may be extended with: more seeds, rounds (a round checks its own budget),
@@ -38,13 +37,13 @@ ADDED_KEYS = {"control": "size"}
 
 def comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     """A run's settings as compared between runs of one folder: extendable keys left out, keys added
-    since older folders were made at the value those used, ``uncertainty`` as the job records it."""
-    out = {**cfg, "experiment": dict(cfg["experiment"])}
+    since older folders were made at the value those used (:func:`settings_as_now`)."""
+    out = settings_as_now(cfg)
+    out["experiment"] = dict(out["experiment"])
     for key in EXTENDABLE:
         out["experiment"].pop(key, None)
     for key, value in ADDED_KEYS.items():
         out["experiment"].setdefault(key, value)
-    out["uncertainty"] = uncertainty_settings(out["uncertainty"])
     return out
 
 

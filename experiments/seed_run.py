@@ -294,13 +294,28 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
     return json.loads(result.read_text())["models"][MODEL_NAMES[1]]
 
 
+# settings added since older run folders were made, with the value those folders' runs used
+DATA_ADDED_KEYS = {"allow_unlabeled": False}
+
+
+def settings_as_now(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved settings in today's shape, so that a folder made by an older version compares equal
+    to today's same command: ``uncertainty`` as the label job records it (it once held an ``enabled``
+    flag), and ``data`` keys added since at the value the older runs used."""
+    out = dict(cfg)
+    out["uncertainty"] = uncertainty_settings(out["uncertainty"])
+    if str(out["data"].get("_target_", "")).endswith("yolo_dataset"):
+        out["data"] = {**DATA_ADDED_KEYS, **out["data"]}
+    return out
+
+
 def check_same_cal1(cfg: DictConfig, saved: Path) -> None:
     """Refuse to lend a CAL1 trained with other settings (any but experiment, selection, seed, uncertainty
     and label, :data:`NOT_CAL1`)."""
     if not saved.is_file():
         raise DataError(f"experiment.cal1_from: {saved} is missing, so its settings cannot be checked")
-    theirs = OmegaConf.to_container(OmegaConf.load(saved), resolve=True)
-    ours = OmegaConf.to_container(cfg, resolve=True)
+    theirs = settings_as_now(OmegaConf.to_container(OmegaConf.load(saved), resolve=True))
+    ours = settings_as_now(OmegaConf.to_container(cfg, resolve=True))
     changed = [k for k in differing_keys(theirs, ours) if k not in NOT_CAL1]
     if changed:
         raise DataError(

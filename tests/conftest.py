@@ -62,7 +62,26 @@ def demo_spec(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, demo_spec):
+def demo_smoke(demo_spec):
+    """Overrides for the smoke study's code path on the tiny demo set (6 classes, 48 images of 128 px):
+    what the demo-based tests were written for. The shipped smoke trains on the shapes set instead
+    (tests/experiments/test_smoke_learns.py)."""
+    return [
+        "experiment=smoke",
+        "data=demo",
+        f"data.root={demo_spec.root}",
+        "data.n_images=48",
+        "data.image_size=128",
+        "split.val=12",
+        "split.gt1=16",
+        "trainer.batch=8",
+        "trainer.extra.nbs=64",
+        "experiment.finetune_epochs=1",
+    ]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, demo_smoke):
     """Train 3 epochs on the tiny demo set and auto-label its pool, with the network blocked.
 
     Runs the train app's own code path. Returns (run folder, model card, network attempts).
@@ -75,7 +94,7 @@ def trained_run(tmp_path_factory, demo_spec):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
-            overrides=["experiment=smoke", f"data.root={demo_spec.root}", "trainer.epochs=3"],
+            overrides=[*demo_smoke, "trainer.epochs=3"],
         )
     with block_network() as attempts:
         card = train_and_card(cfg, run_dir)

@@ -144,3 +144,20 @@ def test_uncertainty_scorer_instantiates():
 
     scorer = instantiate(compose_app("train").uncertainty.scorer)
     assert isinstance(scorer, ImageScorer) and scorer.pooling.method == "sum"
+
+
+@pytest.mark.parametrize("data", ["demo", "yolo"])
+def test_a_run_folder_saved_by_an_older_version_compares_equal(data):
+    """Folders saved before `uncertainty` was a stage and `data.allow_unlabeled` existed still resume."""
+    from experiments.experiment import comparable
+
+    overrides = [f"data={data}"] + (["data.path=/x/data.yaml"] if data == "yolo" else [])
+    new = OmegaConf.to_container(compose_app("gt2_vs_random", overrides), resolve=True)
+    old = {**new, "uncertainty": {"enabled": True, **new["uncertainty"]}, "data": dict(new["data"])}
+    del old["uncertainty"]["_target_"]
+    old["data"].pop("allow_unlabeled", None)
+    old["experiment"] = {k: v for k, v in new["experiment"].items() if k != "control"}
+    assert comparable(old) == comparable(new)
+    changed = {**new, "data": {**new["data"], "allow_unlabeled": True}} if data == "yolo" else None
+    if changed:
+        assert comparable(changed) != comparable(new)

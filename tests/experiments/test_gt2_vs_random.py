@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from autolabel.split import read_manifest
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
-from experiments import gt2_vs_random
+from experiments import experiment
 from experiments.experiment import run_experiment
 from studies.more_epochs import main, more_epochs
 from studies.score_check import score_check
@@ -21,18 +21,15 @@ pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
-def smoke_cfg(demo_spec, *overrides):
+def smoke_cfg(demo_smoke, *overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="gt2_vs_random",
-            overrides=["experiment=smoke", f"data.root={demo_spec.root}", "trainer.epochs=3", *overrides],
-        )
+        return compose(config_name="gt2_vs_random", overrides=[*demo_smoke, "trainer.epochs=3", *overrides])
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, demo_spec):
+def smoke_run(tmp_path_factory, demo_smoke):
     run_dir = tmp_path_factory.mktemp("experiment")
-    metrics = run_experiment(smoke_cfg(demo_spec), run_dir)
+    metrics = run_experiment(smoke_cfg(demo_smoke), run_dir)
     return run_dir, metrics
 
 
@@ -75,7 +72,7 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
         assert (run_dir / png).is_file() and png in report
 
 
-def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, demo_spec, monkeypatch):
+def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, demo_smoke, monkeypatch):
     run_dir, _ = smoke_run
     seed0 = (run_dir / "seed_0" / "result.json").read_text()
     (run_dir / "seed_1" / "result.json").unlink()  # seed 1 was interrupted after CAL1, before it finished
@@ -83,9 +80,9 @@ def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, de
     cal1_weights = run_dir / "seed_1" / "cal1" / "weights.pt"
     cal1_trained = cal1_weights.stat().st_mtime_ns
     calls = []
-    real = gt2_vs_random.run_seed
-    monkeypatch.setattr(gt2_vs_random, "run_seed", lambda cfg, d: calls.append(int(cfg.seed)) or real(cfg, d))
-    run_experiment(smoke_cfg(demo_spec), run_dir)
+    real = experiment.run_seed
+    monkeypatch.setattr(experiment, "run_seed", lambda cfg, d: calls.append(int(cfg.seed)) or real(cfg, d))
+    run_experiment(smoke_cfg(demo_smoke), run_dir)
     assert calls == [1]
     assert (run_dir / "seed_0" / "result.json").read_text() == seed0
     assert (run_dir / "seed_1" / "result.json").is_file()
@@ -93,10 +90,10 @@ def test_rerun_reuses_finished_seeds_and_redoes_an_interrupted_one(smoke_run, de
     assert (run_dir / "seed_1" / "cal2" / "weights.pt").is_file()
 
 
-def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_spec, tmp_path):
+def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_smoke, tmp_path):
     run_dir, first = smoke_run
     metrics = run_experiment(
-        smoke_cfg(demo_spec, "experiment.control=cost", f"experiment.cal1_from={run_dir}"), tmp_path
+        smoke_cfg(demo_smoke, "experiment.control=cost", f"experiment.cal1_from={run_dir}"), tmp_path
     )
     assert metrics["experiment"]["control"] == "cost"
     for seed in ("0", "1"):
@@ -114,12 +111,12 @@ def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_spec, tmp_path):
     assert (tmp_path / "seed_0" / "cal1" / "model_card.json").is_file()
 
 
-def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_spec, tmp_path):
+def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_smoke, tmp_path):
     run_dir, first = smoke_run
     lent = run_dir / "seed_0" / "control" / "weights.pt"
     # another selection rule of the same size: the same random CONTROL, so it is copied, not retrained
     same = run_experiment(
-        smoke_cfg(demo_spec, "selection=boxes", "experiment.seeds=[0]", f"experiment.cal1_from={run_dir}"),
+        smoke_cfg(demo_smoke, "selection=boxes", "experiment.seeds=[0]", f"experiment.cal1_from={run_dir}"),
         tmp_path / "same",
     )
     assert same["per_seed"]["0"]["models"]["CONTROL"] == first["per_seed"]["0"]["models"]["CONTROL"]
@@ -130,7 +127,7 @@ def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_spe
     # another fine-tune recipe: CONTROL is trained again
     other = run_experiment(
         smoke_cfg(
-            demo_spec,
+            demo_smoke,
             "experiment.finetune_epochs=2",
             "experiment.seeds=[0]",
             f"experiment.cal1_from={run_dir}",
@@ -140,10 +137,10 @@ def test_a_lending_run_lends_its_control_when_it_is_the_same(smoke_run, demo_spe
     assert "train_control" in other["per_seed"]["0"]["stage_seconds"]
 
 
-def test_a_lent_cal1_is_labeled_again_under_other_uncertainty_settings(smoke_run, demo_spec, tmp_path):
+def test_a_lent_cal1_is_labeled_again_under_other_uncertainty_settings(smoke_run, demo_smoke, tmp_path):
     run_dir, _ = smoke_run
     cfg = smoke_cfg(
-        demo_spec,
+        demo_smoke,
         "uncertainty.scorer.pooling.method=mean",
         "experiment.seeds=[0]",
         f"experiment.cal1_from={run_dir}",
@@ -162,22 +159,22 @@ def test_a_lent_cal1_is_labeled_again_under_other_uncertainty_settings(smoke_run
     assert n_lines == len((lent / "pool_labels" / "predictions.jsonl").read_text().splitlines())
 
 
-def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_spec, tmp_path):
+def test_a_cal1_of_other_settings_is_not_lent(smoke_run, demo_smoke, tmp_path):
     run_dir, _ = smoke_run
-    cfg = smoke_cfg(demo_spec, "trainer.epochs=4", f"experiment.cal1_from={run_dir}")
+    cfg = smoke_cfg(demo_smoke, "trainer.epochs=4", f"experiment.cal1_from={run_dir}")
     with pytest.raises(DataError, match=r"cal1_from: .* other settings \(differ in: trainer\)"):
         run_experiment(cfg, tmp_path)
     with pytest.raises(DataError, match="experiment.control"):
-        run_experiment(smoke_cfg(demo_spec, "experiment.control=hours"), tmp_path / "bad")
+        run_experiment(smoke_cfg(demo_smoke, "experiment.control=hours"), tmp_path / "bad")
     # refused before the folder recorded the settings: the corrected command may use the same folder
     assert not (tmp_path / "experiment_config.yaml").exists()
     assert not (tmp_path / "bad" / "experiment_config.yaml").exists()
 
 
-def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_spec):
+def test_other_settings_in_the_same_folder_are_refused(smoke_run, demo_smoke):
     run_dir, _ = smoke_run
     with pytest.raises(DataError, match="other settings"):
-        run_experiment(smoke_cfg(demo_spec, "trainer.epochs=4"), run_dir)
+        run_experiment(smoke_cfg(demo_smoke, "trainer.epochs=4"), run_dir)
 
 
 def test_more_epochs_baseline_fine_tunes_cal1_on_gt1_alone(smoke_run, capsys):

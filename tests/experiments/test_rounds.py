@@ -14,10 +14,9 @@ from experiments.rounds import check_rounds, label_savings, summarize_rounds
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
-def cfg_with(*overrides, demo_root=None):
-    data = [f"data.root={demo_root}"] if demo_root else []
+def cfg_with(*overrides, smoke=("experiment=smoke",)):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="gt2_vs_random", overrides=["experiment=smoke", *data, *overrides])
+        return compose(config_name="gt2_vs_random", overrides=[*smoke, *overrides])
 
 
 def test_label_savings_interpolates_the_crossing():
@@ -91,9 +90,9 @@ def test_bad_round_settings_are_refused_by_name(overrides, match):
 
 
 @pytest.mark.slow
-def test_rounds_end_to_end_and_resume(tmp_path, demo_spec, monkeypatch):
+def test_rounds_end_to_end_and_resume(tmp_path, demo_smoke, monkeypatch):
     overrides = ["experiment.seeds=[0]", "experiment.rounds=2", "experiment.budget=4", "trainer.epochs=3"]
-    cfg = cfg_with(*overrides, demo_root=demo_spec.root)
+    cfg = cfg_with(*overrides, smoke=demo_smoke)
     metrics = run_experiment(cfg, tmp_path)
     rounds = metrics["rounds"]
     for strategy in ("uncertainty", "random"):
@@ -118,8 +117,8 @@ def test_rounds_end_to_end_and_resume(tmp_path, demo_spec, monkeypatch):
         "run_round",
         lambda cfg, **kw: calls.append((kw["strategy"], kw["round_index"])) or real(cfg, **kw),
     )
-    run_experiment(cfg_with(*overrides, demo_root=demo_spec.root), tmp_path)
+    run_experiment(cfg_with(*overrides, smoke=demo_smoke), tmp_path)
     assert calls == [("random", 2)]
     other_budget = [*overrides[:-2], "experiment.budget=5", "trainer.epochs=3"]
     with pytest.raises(DataError, match="another experiment.budget"):
-        run_experiment(cfg_with(*other_budget, demo_root=demo_spec.root), tmp_path)
+        run_experiment(cfg_with(*other_budget, smoke=demo_smoke), tmp_path)
