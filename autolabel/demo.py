@@ -26,11 +26,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
 from autolabel import demo_draw as dd
 from autolabel.structures import box_iou
-from autolabel.synthetic import check_int, generate_once, label_text
+from autolabel.synthetic import check_int, generate_once, write_yolo_set
 
 CLASS_NAMES: tuple[str, ...] = ("bite-edge", "crack", "slag-inclusion", "broken-arc", "air-hole", "unfused")
 GENERATOR_VERSION = 3
@@ -226,21 +225,17 @@ def render_demo_image(
 
 
 def _write_dataset(root: Path, final: Path, params: dict) -> None:
-    (root / "images").mkdir()
-    (root / "labels").mkdir()
-    n, size, seed = params["n_images"], params["image_size"], params["seed"]
+    size, seed = params["image_size"], params["seed"]
     share = params.get("shift_share", 0.0)
-    with open(root / "meta.jsonl", "w", encoding="utf-8") as meta_f:
-        for i in range(n):
-            img, objects, meta = render_demo_image(i, image_size=size, seed=seed, shift_share=share)
-            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise RuntimeError(f"JPEG encoding failed for demo image {i}")
-            (root / "images" / f"{i:05d}.jpg").write_bytes(buf.tobytes())
-            (root / "labels" / f"{i:05d}.txt").write_text(label_text(objects, size), encoding="utf-8")
-            meta_f.write(json.dumps({"image": f"{i:05d}.jpg", **meta, "objects": objects}) + "\n")
-    data = {"path": str(final), "train": "images", "names": dict(enumerate(CLASS_NAMES))}
-    (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    write_yolo_set(
+        root,
+        final,
+        render=lambda i: render_demo_image(i, image_size=size, seed=seed, shift_share=share),
+        n_images=params["n_images"],
+        size=size,
+        names=CLASS_NAMES,
+        kind="demo",
+    )
     (root / "demo.json").write_text(json.dumps({**params, "class_names": list(CLASS_NAMES)}, indent=1) + "\n")
 
 

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
-from autolabel.synthetic import check_int, generate_once, label_text
+from autolabel.synthetic import check_int, generate_once, write_yolo_set
 
 SHAPES: tuple[str, ...] = ("square", "disc", "triangle")  # the shapes this generator can draw
 GENERATOR_VERSION = 1
@@ -127,21 +126,16 @@ def render_shapes_image(
 
 
 def _write_dataset(root: Path, final: Path, params: dict) -> None:
-    (root / "images").mkdir()
-    (root / "labels").mkdir()
-    size, classes = params["image_size"], params["classes"]
     options = {k: params[k] for k in ("image_size", "seed", "classes", "hard_share", "max_objects")}
-    with open(root / "meta.jsonl", "w", encoding="utf-8") as meta_f:
-        for i in range(params["n_images"]):
-            img, objects, meta = render_shapes_image(i, **options)
-            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise RuntimeError(f"JPEG encoding failed for shapes image {i}")
-            (root / "images" / f"{i:05d}.jpg").write_bytes(buf.tobytes())
-            (root / "labels" / f"{i:05d}.txt").write_text(label_text(objects, size), encoding="utf-8")
-            meta_f.write(json.dumps({"image": f"{i:05d}.jpg", **meta, "objects": objects}) + "\n")
-    data = {"path": str(final), "train": "images", "names": dict(enumerate(classes))}
-    (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    write_yolo_set(
+        root,
+        final,
+        render=lambda i: render_shapes_image(i, **options),
+        n_images=params["n_images"],
+        size=params["image_size"],
+        names=params["classes"],
+        kind="shapes",
+    )
     (root / "shapes.json").write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")
 
 

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import yaml
 
 
 def label_text(objects: Sequence[Mapping[str, Any]], size: int) -> str:
@@ -31,6 +33,31 @@ def label_text(objects: Sequence[Mapping[str, Any]], size: int) -> str:
         cx, cy, w, h = (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size
         lines.append(f"{o['cls']} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
     return "".join(lines)
+
+
+# (image index) -> (BGR image (S, S, 3) uint8, objects with ``cls`` and integer-pixel ``xyxy``, image meta)
+RenderFn = Callable[[int], tuple[np.ndarray, list[dict], dict]]
+
+
+def write_yolo_set(
+    root: Path, final: Path, *, render: RenderFn, n_images: int, size: int, names: Sequence[str], kind: str
+) -> None:
+    """Fill the empty folder ``root`` with a generated set: ``images/00000.jpg`` ... (JPEG quality 95),
+    ``labels/00000.txt`` ..., ``meta.jsonl`` (one line per image: its meta and objects) and ``data.yaml``
+    naming ``final`` as its path. kind names the set in errors ("demo", "shapes")."""
+    (root / "images").mkdir()
+    (root / "labels").mkdir()
+    with open(root / "meta.jsonl", "w", encoding="utf-8") as meta_f:
+        for i in range(n_images):
+            img, objects, meta = render(i)
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise RuntimeError(f"JPEG encoding failed for {kind} image {i}")
+            (root / "images" / f"{i:05d}.jpg").write_bytes(buf.tobytes())
+            (root / "labels" / f"{i:05d}.txt").write_text(label_text(objects, size), encoding="utf-8")
+            meta_f.write(json.dumps({"image": f"{i:05d}.jpg", **meta, "objects": objects}) + "\n")
+    data = {"path": str(final), "train": "images", "names": dict(enumerate(names))}
+    (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
