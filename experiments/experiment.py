@@ -152,7 +152,10 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "train_mode": cfg.experiment.train_mode,
             "epochs": cfg.trainer.epochs,
             "finetune_epochs": cfg.experiment.finetune_epochs,
-            "dataset": str(cfg.data.get("path") or "demo"),
+            # a file's path, or the generator's name (demo_dataset -> "demo", shapes_dataset -> "shapes")
+            "dataset": str(
+                cfg.data.get("path") or cfg.data._target_.rsplit(".", 1)[-1].removesuffix("_dataset")
+            ),
         },
         "classes": classes,
         "per_seed": {

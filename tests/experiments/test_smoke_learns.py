@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from experiments.experiment import run_experiment
+from experiments.results_doc import results_document
 from studies.same_results import compare_runs
 
 pytestmark = pytest.mark.slow
@@ -67,3 +68,19 @@ def test_a_resumed_seed_gives_the_same_results(learning_run, tmp_path):
     shutil.rmtree(again / "seed_1" / "cal2")
     run_experiment(cfg, again)
     assert compare_runs(run_dir, again) == []
+
+
+def test_the_results_document_is_generated_from_the_run_folder(learning_run, tmp_path):
+    _, run_dir, metrics = learning_run
+    runs = tmp_path / "runs"
+    (runs / "gt2_vs_random").mkdir(parents=True)
+    (runs / "gt2_vs_random" / "smoke").symlink_to(run_dir)
+    doc = results_document(runs)
+    assert doc.startswith("# Results") and "## Experiment report: smoke" in doc
+    for model in ("CAL1", "CONTROL", "CAL2"):
+        assert f"| {model} | {metrics['summary']['models'][model]['map50_95']['mean']:.3f}" in doc
+    assert "No finished run was found." in results_document(tmp_path / "empty")
+
+
+def test_the_run_names_its_generated_dataset(learning_run):
+    assert learning_run[2]["experiment"]["dataset"] == "shapes"
