@@ -8,6 +8,7 @@ the hard / easy rate ratio and the expected calibration error of ``p_needs_corre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -109,9 +110,20 @@ def evaluate_methods(
     }
 
 
+def _float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def table(result: dict[str, Any]) -> str:
-    """A plain-text table of :func:`evaluate_methods`' figures, best AUROC first."""
-    rows = sorted(result["methods"].items(), key=lambda kv: -np.nan_to_num(kv[1]["auroc"], nan=-1))
+    """A plain-text table of :func:`evaluate_methods`' figures, best AUROC first.
+
+    Also for a result read back from ``uncertainty_eval.json``, where an undefined figure is null.
+    """
+    methods = {
+        name: {**m, **{k: _float(m[k]) for k in ("auroc", "average_precision", "ece", "hard_over_easy")}}
+        for name, m in result["methods"].items()
+    }
+    rows = sorted(methods.items(), key=lambda kv: -np.nan_to_num(kv[1]["auroc"], nan=-1))
     header = f"{'method':26s} {'AUROC':>6s} {'AP':>6s} {'ECE':>6s}"
     lines = [f"{header} {'easy':>12s} {'medium':>12s} {'hard':>12s} hard/easy"]
     for name, m in rows:

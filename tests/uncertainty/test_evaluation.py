@@ -32,3 +32,17 @@ def test_informative_score_beats_random_and_bands_are_ordered():
     assert result["n_failed"] == mc["bands"]["failed"]["n"] > 0
     assert set(result["methods"]) == {"mc", "random", *COMPONENTS}
     assert "mc" in table(result).splitlines()[1]  # best AUROC first
+
+
+def test_the_table_reads_a_saved_result_whose_undefined_figures_are_null():
+    import json
+
+    from autolabel.records import json_safe
+
+    val, val_labels = scored_set(60, 0)
+    test, _ = scored_set(60, 1)
+    every_image_needs_a_fix = np.ones(60, dtype=bool)  # AUROC is undefined: nan, saved as null
+    result = evaluate_methods(val, val_labels, test, every_image_needs_a_fix)
+    saved = json.loads(json.dumps(json_safe(result)))
+    assert saved["methods"]["mc"]["auroc"] is None
+    assert table(saved) == table(result) and "nan" in table(saved)
