@@ -5,12 +5,12 @@ Records are the auto-label job's :class:`~autolabel.records.ImageRecord`\ s: a s
 the job ran without a calibration) and ``ok`` (False for images that could not be read). An image that
 could not be read is never eligible: a person cannot label what cannot be opened.
 
-Every strategy follows :class:`Strategy`: ``select(records, *, rng) -> Selection``, plus the inputs it
-names in its signature (``truth``: a record's hidden truth, which only an experiment has), and
-``requires``, the record fields it ranks by. The loops call any of them through :func:`call_select`
-without knowing which they hold; strategies are built from ``conf/selection/*.yaml`` with Hydra's
-``_target_``. A ``Selection`` keeps the value each image was chosen by (modAL's ``(indices, values)``)
-and a one-line ``reason``, so a report can show why an image was picked.
+Every strategy follows :class:`experiments.strategy.Strategy`: ``select(records, *, rng) -> Selection``,
+plus the inputs it names in its signature (``truth``: a record's hidden truth, which only an experiment
+has), and ``requires``, the record fields it reads. The loops call any of them through
+:func:`experiments.strategy.call_select` without knowing which they hold; strategies are built from
+``conf/selection/*.yaml`` with Hydra's ``_target_``. A ``Selection`` keeps the value each image was chosen
+by (modAL's ``(indices, values)``) and a one-line ``reason``, so a report can show why an image was picked.
 
 Ranking (top-k, and the difficulty selection under a budget) is by score, highest first. A failed image
 (no box kept) is ranked by its own score, which is its near-miss evidence (the detection flips of the
@@ -22,84 +22,19 @@ records and same rng seed -> same Selection.
 
 from __future__ import annotations
 
-import inspect
 import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 
 from autolabel.records import ALL_BANDS, FAILED, NO_BAND, ImageRecord
+from experiments.strategy import Selection
 
 # --- tuning constants -------------------------------------------------------------------------------
 # GT2 by default: every image whose auto-labels likely need a correction, and those with none at all.
 GT2_BANDS: tuple[str, ...] = ("medium", "hard", FAILED)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The images chosen from a list of records, and why.
-
-    indices: (K,) int64, positions in the records list, in selection order (best first when ranked).
-    values: (K,) float64, the value each was chosen by: its score; nan for random draws and unscored images.
-    reason: one line for reports, e.g. "difficulty in {medium, hard, failed}: 180 of 419 eligible".
-    Both arrays are read-only.
-    """
-
-    indices: np.ndarray
-    values: np.ndarray
-    reason: str
-
-    def __post_init__(self) -> None:
-        indices = np.array(self.indices, dtype=np.int64).reshape(-1)
-        values = np.array(self.values, dtype=np.float64).reshape(-1)
-        if indices.shape != values.shape:
-            raise ValueError(
-                f"indices and values must have one entry per image, got {indices.shape} and {values.shape}"
-            )
-        indices.setflags(write=False)
-        values.setflags(write=False)
-        object.__setattr__(self, "indices", indices)
-        object.__setattr__(self, "values", values)
-
-    def __len__(self) -> int:
-        return int(self.indices.size)
-
-
-class Strategy(Protocol):
-    """A selection strategy as the loops see it.
-
-    requires: record fields the strategy reads (some of "boxes", "score", "difficulty"; none for a
-    random draw); a loop checks them against what its uncertainty stage provides before anything is
-    trained, and labels the pool only for a strategy that reads it.
-    select: the chosen records; extra keyword inputs it names in its signature (``truth``) are passed by
-    :func:`call_select`.
-    """
-
-    requires: frozenset[str]
-
-    def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection: ...
-
-
-def call_select(
-    strategy: Strategy, records: Sequence[ImageRecord], *, rng: np.random.Generator, **inputs: Any
-) -> Selection:
-    """``strategy.select`` with the ``inputs`` its signature names (others are not passed).
-
-    Raises ValueError naming the input when the strategy asks for one the caller cannot give.
-    """
-    params = inspect.signature(strategy.select).parameters
-    wanted = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "rng"]
-    missing = [n for n in wanted if n not in inputs and params[n].default is inspect.Parameter.empty]
-    if missing:
-        raise ValueError(
-            f"{type(strategy).__name__} needs {', '.join(missing)}, which this loop cannot give "
-            f"(it gives {', '.join(sorted(inputs)) or 'nothing more'})"
-        )
-    return strategy.select(records, rng=rng, **{n: inputs[n] for n in wanted if n in inputs})
 
 
 # --- record fields ----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from autolabel.efficiency import class_counts
 from autolabel.matching import match_detections
 from autolabel.records import ImageRecord
 from autolabel.structures import GroundTruth
-from experiments.selection import Selection, check_budget, top_by_value
+from experiments.selection import check_budget, top_by_value
+from experiments.strategy import Selection
 
 ORACLE_KEYS = ("errors", "truth_boxes")
 

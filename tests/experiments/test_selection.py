@@ -14,13 +14,12 @@ from experiments.selection import (
     BoxCountSelection,
     DifficultySelection,
     RandomSelection,
-    Selection,
     TopKSelection,
-    call_select,
     composition,
     cost_matched_control,
     random_control,
 )
+from experiments.strategy import Selection, call_select
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 SELECTION_OPTIONS = sorted(p.stem for p in (CONF / "selection").glob("*.yaml"))
