@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
-from autolabel.detector import Detector, ModelError
+from autolabel.detector import Detector
 from autolabel.pipeline import FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
 from autolabel.settings_check import check_label_settings
 
@@ -28,9 +28,7 @@ log = logging.getLogger("autolabel.label")
 @clear_errors
 def main(cfg: DictConfig) -> dict:
     check_label_settings(cfg)  # before anything is written
-    weights = Path(cfg.weights).expanduser()
-    if not weights.is_file():
-        raise ModelError(f"weights={weights}: file not found")
+    weights = Path(cfg.weights).expanduser()  # checked to be a file by check_label_settings
     conf = cfg.conf if cfg.conf is not None else operating_threshold(weights)
     if conf is None:
         conf = FALLBACK_CONF

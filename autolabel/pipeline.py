@@ -67,7 +67,9 @@ class PlainLabels:
 
     provides = frozenset({"boxes"})
 
-    def calibrate(self, detector, images, truths, *, batch):  # noqa: ANN001 - see UncertaintyStage
+    def calibrate(
+        self, detector: Detector, images: Sequence[Path], truths: Sequence[GroundTruth], *, batch: int
+    ) -> None:
         return None
 
     def predictor(self, detector: Detector, calibration: Any = None) -> PredictFn:

@@ -26,7 +26,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.records import ImageRecord, read_folder_records
+from autolabel.records import ImageRecord, json_safe, read_folder_records
 from autolabel.split import Split, read_manifest
 from autolabel.structures import GroundTruth
 from autolabel.views import load_truth, view_name
@@ -173,6 +173,4 @@ def fresh_folder(folder: Path) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Strict JSON (nan -> null), written atomically."""
-    from autolabel.records import json_safe
-
     write_text_atomic(path, json.dumps(json_safe(data), indent=2))

@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
-from autolabel.detector import Detector, ModelError
+from autolabel.detector import Detector
 from autolabel.pipeline import FALLBACK_CONF, operating_threshold
 from autolabel.records import json_safe
 from autolabel.settings_check import check_evaluate_settings
@@ -36,9 +36,7 @@ log = logging.getLogger("uncertainty.evaluate")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
     check_evaluate_settings(cfg)  # before anything is written
-    weights = Path(cfg.weights).expanduser()
-    if not weights.is_file():
-        raise ModelError(f"weights={weights}: file not found")
+    weights = Path(cfg.weights).expanduser()  # checked to be a file by check_evaluate_settings
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     spec = instantiate(cfg.data)
     manifest = weights.parent / "manifest.csv"
