@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from autolabel.detector import Detector, train_detector
 from autolabel.job import PredictFn, plain_predict, run_label_job
 from autolabel.model_card import evaluate, write_model_card
-from autolabel.split import split_dataset, write_manifest
+from autolabel.split import Split, read_manifest, split_dataset, split_labeled, write_manifest
 from autolabel.structures import GroundTruth
 from autolabel.views import build_view, load_truth
 from autolabel.yolo_format import DatasetSpec
@@ -159,12 +159,25 @@ def evaluate_weights(
     return detector, evaluation
 
 
+def make_split(spec: DatasetSpec, split_cfg: Mapping[str, Any], *, seed: int) -> Split:
+    """The split the ``split`` group asks for: drawn by sizes (default) or of a partly labeled dataset."""
+    if split_cfg.get("labeled_only"):
+        val_from = split_cfg.get("val_from")
+        return split_labeled(
+            spec,
+            val=split_cfg["val"],
+            seed=seed,
+            val_from=None if val_from is None else read_manifest(val_from).val,
+        )
+    return split_dataset(spec, val=split_cfg["val"], gt1=split_cfg["gt1"], seed=seed)
+
+
 def train_and_card(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """The whole train job on a composed config; returns the model card (also written to ``run_dir``)."""
     timer = StageTimer()
     with timer("data"):
         spec: DatasetSpec = instantiate(cfg.data)
-        split = split_dataset(spec, val=cfg.split.val, gt1=cfg.split.gt1, seed=cfg.seed)
+        split = make_split(spec, cfg.split, seed=cfg.seed)
         write_manifest(split, run_dir / "manifest.csv")
         log.info("split of %s: %s", spec.yaml_path, split.sizes())
         data_yaml = build_view(

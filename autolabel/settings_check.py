@@ -229,7 +229,12 @@ def check_train_settings(cfg: DictConfig) -> None:
     check_int(cfg, "label.batch", 1)
     check_int(cfg, "label.threads", 1)
     check_size(cfg, "split.val")
-    check_size(cfg, "split.gt1")
+    if cfg.split.get("labeled_only"):
+        check_bool(cfg, "split.labeled_only")
+        if cfg.split.get("val_from") is not None:
+            check_file(cfg, "split.val_from", "the manifest.csv of an earlier run")
+    else:
+        check_size(cfg, "split.gt1")
     check_path(cfg, "model.name", "a model YAML (yolov8n.yaml) or a local .pt to start from")
     check_int(cfg, "model.imgsz", MIN_IMGSZ, unit=" pixels")
     check_int(cfg, "trainer.epochs", 1)
@@ -260,3 +265,40 @@ def check_evaluate_settings(cfg: DictConfig) -> None:
     check_uncertainty_settings(cfg)
     if cfg.threshold is None:
         check_card_threshold(weights, key="threshold")
+
+
+def check_folder(cfg: DictConfig, key: str, what: str) -> Path:
+    """``key`` names an existing folder; returns its path."""
+    value = _value(cfg, key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{key}={value!r}: must be the path of {what}")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DataError(f"{key}={path}: folder not found; give the path of {what}")
+    return path
+
+
+def check_select_settings(cfg: DictConfig) -> Path:
+    """Every setting of ``python -m autolabel.select`` (conf/select.yaml); returns the labels folder."""
+    from autolabel.job import MARKER
+
+    labels = check_folder(cfg, "labels", "an auto-label output folder")
+    if not (labels / MARKER).is_file():
+        raise DataError(
+            f"labels={labels}: not an auto-label output folder (no {MARKER}); give the output of "
+            "`python -m autolabel.label` or a train run's pool_labels/"
+        )
+    check_int(cfg, "n", 1, none=True)
+    check_number(cfg, "seconds", 1e-9, math.inf, example=3600, none=True)
+    if cfg.n is not None and cfg.seconds is not None:
+        raise DataError(f"n={cfg.n} and seconds={cfg.seconds}: give a budget in images or in seconds, not both")
+    include = _value(cfg, "include")
+    if not isinstance(include, ListConfig) or not all(isinstance(s, str) and s.strip("/") for s in include):
+        raise DataError(f"include={include!r}: must be a list of subfolder names, e.g. include=[line_b]")
+    if _value(cfg, "image_list") is not None:
+        check_file(cfg, "image_list", "a text file of image keys, one per line")
+    check_bool(cfg, "skip_labeled")
+    check_int(cfg, "seed", 0)
+    _check_instantiates(cfg, "cost")
+    _check_instantiates(cfg, "selection")
+    return labels

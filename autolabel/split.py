@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autolabel.yolo_format import DataError, DatasetSpec
+from autolabel.yolo_format import DataError, DatasetSpec, label_path_for
 
 SPLITS = ("val", "gt1", "pool")
 MANIFEST_FIELDS = ("image", "split", "seed")
@@ -175,6 +175,56 @@ def split_dataset(
         )
     pool_images = tuple(p for unit in pool_units for p in unit)
     return Split(seed=int(seed), val=val_images, gt1=tuple(gt1_images), pool=pool_images)
+
+
+def split_labeled(
+    spec: DatasetSpec,
+    *,
+    val: int | float,
+    seed: int,
+    val_from: Sequence[Path] | None = None,
+    group_duplicates: bool = True,
+) -> Split:
+    """The split of a partly labeled dataset, as the human loop leaves it (``split=labeled``).
+
+    An image is labeled when its YOLO label file exists (an empty file: a person saw no objects). POOL =
+    every unlabeled image; VAL = ``val_from`` (the VAL of an earlier run, so successive model cards are
+    measured on the same images) or ``val`` drawn from the labeled images (a count, or a fraction of the
+    labeled images); GT1 = every other labeled image. A shipped ``val`` split is VAL as in
+    :func:`split_dataset`. Raises DataError naming the dataset when a split would be empty or a
+    ``val_from`` image is not a labeled image of the dataset.
+    """
+    shipped_val = tuple(spec.val) if spec.val else ()
+    images = sorted(set(spec.train) - set(shipped_val))
+    labeled = [p for p in images if label_path_for(p).is_file()]
+    pool = tuple(p for p in images if not label_path_for(p).is_file())
+    if val_from is not None:
+        wanted = [Path(p) for p in val_from]
+        missing = [p for p in wanted if p not in set(labeled) | set(shipped_val)]
+        if missing:
+            raise DataError(
+                f"split.val_from: {len(missing)} of its {len(wanted)} VAL images are not labeled images "
+                f"of {spec.yaml_path} (e.g. {missing[0]}); was the manifest written for another dataset?"
+            )
+        val_images = tuple(sorted(set(wanted) | set(shipped_val)))
+        gt1_images = tuple(p for p in labeled if p not in set(val_images))
+    elif shipped_val:
+        val_images, gt1_images = tuple(sorted(shipped_val)), tuple(labeled)
+    else:
+        n_val = resolve_size(val, total=len(labeled), key="split.val")
+        rng = np.random.default_rng(seed)
+        order = [labeled[i] for i in rng.permutation(len(labeled))]
+        groups = duplicate_groups(order) if group_duplicates else []
+        taken, units = _take(_units(order, groups), n_val)
+        val_images, gt1_images = tuple(taken), tuple(p for unit in units for p in unit)
+    for name, chosen in (("VAL", val_images), ("GT1", gt1_images), ("POOL", pool)):
+        if not chosen:
+            raise DataError(
+                f"{spec.yaml_path}: split=labeled leaves {name} empty ({len(labeled)} labeled and "
+                f"{len(pool)} unlabeled images, split.val={val}); a partly labeled dataset needs labeled "
+                "images for VAL and GT1 and unlabeled ones for the POOL"
+            )
+    return Split(seed=int(seed), val=val_images, gt1=gt1_images, pool=pool)
 
 
 def write_manifest(split: Split, path: str | Path) -> Path:

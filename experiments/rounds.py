@@ -41,9 +41,9 @@ from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError
 from experiments.constants import ROUND_SALT
 from experiments.run_folder import SeedFolder, fresh_folder, write_json
-from experiments.selection import RandomSelection
+from autolabel.selection import RandomSelection
 from experiments.stats import paired_difference, summarize
-from experiments.strategy import Strategy, call_select
+from autolabel.strategy import Strategy, call_select
 
 log = logging.getLogger("experiments.rounds")
 STRATEGIES = ("uncertainty", "random")  # the configured selection, and the random control it is compared with

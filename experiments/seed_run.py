@@ -54,8 +54,8 @@ from experiments.run_folder import (
     fresh_folder,
     load_run_config,
 )
-from experiments.selection import composition, cost_matched_control, random_control
-from experiments.strategy import Selection, call_select
+from autolabel.selection import composition, cost_matched_control, random_control
+from autolabel.strategy import Selection, call_select
 from uncertainty.stage import CALIBRATION_FILE
 
 log = logging.getLogger("experiments.seed_run")

@@ -6,7 +6,7 @@ class, matched at IoU >= 0.5 by :mod:`autolabel.matching`), or by how many boxes
 (``truth_boxes``). ``selection=oracle`` takes the ``budget`` images ranked highest, so its CAL2 - CONTROL
 gap bounds what a better score could give on the same data and recipe. It is a measuring stick, not a
 strategy: a real selection never sees the truth. It asks for the truth through its ``select`` signature
-(:func:`experiments.selection.call_select` passes it), so no loop needs to know it.
+(:func:`autolabel.selection.call_select` passes it), so no loop needs to know it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from autolabel.efficiency import class_counts
 from autolabel.matching import match_detections
 from autolabel.records import ImageRecord
 from autolabel.structures import GroundTruth
-from experiments.selection import check_budget, top_by_value
-from experiments.strategy import Selection
+from autolabel.selection import check_budget, top_by_value
+from autolabel.strategy import Selection
 
 ORACLE_KEYS = ("errors", "truth_boxes")
 

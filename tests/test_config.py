@@ -79,7 +79,7 @@ def test_experiment_keys_and_group_coexist():
     [
         ("cal1_60ep", {"trainer.epochs": 60}),
         ("cost_matched", {"experiment.control": "cost", "experiment.cal1_from": "runs/gt2_vs_random/demo"}),
-        ("box_count", {"selection._target_": "experiments.selection.BoxCountSelection"}),
+        ("box_count", {"selection._target_": "autolabel.selection.BoxCountSelection"}),
         ("oracle", {"selection._target_": "studies.oracle.OracleSelection"}),
         ("mean_pooling", {"uncertainty.scorer.pooling.method": "mean"}),
         ("shift", {"data.shift_share": 0.15, "experiment.seeds": [0]}),

@@ -141,3 +141,46 @@ def test_a_train_copy_of_a_shipped_val_image_joins_val(tmp_path):
         split = split_dataset(spec, val=0.5, gt1=5, seed=seed)
         assert spec.train[5] in split.val and spec.train[5] not in split.gt1 + split.pool
         assert len(split.gt1) == 5 and len(split.pool) == 24
+
+
+def labeled_spec(tmp_path: Path, n: int, labeled: set[int]) -> DatasetSpec:
+    """A dataset of ``n`` image paths under tmp_path/images of which ``labeled`` have a label file."""
+    images = tuple(tmp_path / "images" / f"{i:03d}.png" for i in range(n))
+    (tmp_path / "labels").mkdir(parents=True, exist_ok=True)
+    for i in labeled:
+        (tmp_path / "labels" / f"{i:03d}.txt").write_text("")
+    return DatasetSpec(yaml_path=tmp_path / "data.yaml", root=tmp_path, names=("a",), train=images, val=None)
+
+
+def test_split_labeled_pool_is_the_unlabeled_images(tmp_path):
+    from autolabel.split import split_labeled
+
+    s = labeled_spec(tmp_path, 20, set(range(8)))
+    split = split_labeled(s, val=0.25, seed=0, group_duplicates=False)
+    assert split.sizes() == {"val": 2, "gt1": 6, "pool": 12}
+    assert set(split.pool) == set(s.train[8:])
+    assert set(split.val + split.gt1) == set(s.train[:8])
+
+
+def test_split_labeled_keeps_val_of_an_earlier_manifest(tmp_path):
+    from autolabel.split import split_labeled
+
+    s = labeled_spec(tmp_path, 20, set(range(8)))
+    first = split_labeled(s, val=2, seed=0, group_duplicates=False)
+    for i in range(8, 12):  # a person labeled four more pool images
+        (tmp_path / "labels" / f"{i:03d}.txt").write_text("")
+    second = split_labeled(s, val=2, seed=5, val_from=first.val, group_duplicates=False)
+    assert second.val == first.val
+    assert set(second.gt1) == set(s.train[:12]) - set(first.val)
+    assert len(second.pool) == 8
+
+
+def test_split_labeled_errors_name_the_problem(tmp_path):
+    from autolabel.split import split_labeled
+
+    s = labeled_spec(tmp_path, 5, set())
+    with pytest.raises(DataError, match="leaves VAL empty"):
+        split_labeled(s, val=1, seed=0, group_duplicates=False)
+    s = labeled_spec(tmp_path / "b", 5, {0, 1})
+    with pytest.raises(DataError, match="not labeled images"):
+        split_labeled(s, val=1, seed=0, val_from=[tmp_path / "elsewhere.png"], group_duplicates=False)

@@ -5,7 +5,7 @@ import pytest
 
 from autolabel.records import ImageRecord
 from autolabel.structures import Detections, GroundTruth
-from experiments.strategy import call_select
+from autolabel.strategy import call_select
 from studies.oracle import OracleSelection, truth_counts
 
 

@@ -5,10 +5,10 @@ Records are the auto-label job's :class:`~autolabel.records.ImageRecord`\ s: a s
 the job ran without a calibration) and ``ok`` (False for images that could not be read). An image that
 could not be read is never eligible: a person cannot label what cannot be opened.
 
-Every strategy follows :class:`experiments.strategy.Strategy`: ``select(records, *, rng) -> Selection``,
+Every strategy follows :class:`autolabel.strategy.Strategy`: ``select(records, *, rng) -> Selection``,
 plus the inputs it names in its signature (``truth``: a record's hidden truth, which only an experiment
 has), and ``requires``, the record fields it reads. The loops call any of them through
-:func:`experiments.strategy.call_select` without knowing which they hold; strategies are built from
+:func:`autolabel.strategy.call_select` without knowing which they hold; strategies are built from
 ``conf/selection/*.yaml`` with Hydra's ``_target_``. A ``Selection`` keeps the value each image was chosen
 by (modAL's ``(indices, values)``) and a one-line ``reason``, so a report can show why an image was picked.
 
@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from autolabel.records import ALL_BANDS, FAILED, NO_BAND, ImageRecord
-from experiments.strategy import Selection
+from autolabel.strategy import Selection
 
 # --- tuning constants -------------------------------------------------------------------------------
 # GT2 by default: every image whose auto-labels likely need a correction, and those with none at all.

@@ -1,4 +1,4 @@
-"""experiments.selection: GT2 by difficulty or score, random strategies, the CONTROL and its composition."""
+"""autolabel.selection: GT2 by difficulty or score, random strategies, the CONTROL and its composition."""
 
 import dataclasses
 from pathlib import Path
@@ -9,8 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from autolabel.records import ImageRecord
-from autolabel.structures import Detections, GroundTruth
-from experiments.selection import (
+from autolabel.selection import (
     BoxCountSelection,
     DifficultySelection,
     RandomSelection,
@@ -19,7 +18,8 @@ from experiments.selection import (
     cost_matched_control,
     random_control,
 )
-from experiments.strategy import Selection, call_select
+from autolabel.strategy import Selection, call_select
+from autolabel.structures import Detections, GroundTruth
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 SELECTION_OPTIONS = sorted(p.stem for p in (CONF / "selection").glob("*.yaml"))
