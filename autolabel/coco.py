@@ -11,6 +11,13 @@ Conventions of the files written here, checked when read back:
   confidence) and ``probs`` (the full per-class score vector, length = number of categories, ultralytics'
   sigmoid scores, not a softmax), both rounded to 6 decimals. Within one file either every annotation
   carries ``score`` (``probs``) or none does.
+- ``CocoImage.extra`` (per-image facts such as ``uncertainty``, ``band``, ``p_needs_correction``) is written
+  into the image entry and into every annotation of the image. FiftyOne's COCO importer loads extra
+  annotation keys as attributes of the Detection and ``score`` as its ``confidence`` (voxel51/fiftyone
+  ``fiftyone/utils/coco.py``: ``COCOObject.from_anno_dict(d, extra_attrs=True)`` passes unknown keys to
+  ``COCOObject(**attributes)``, and ``to_detection`` builds ``Detection(confidence=self.score,
+  **attributes)``); an image without boxes keeps its facts only in its image entry. Read back, the image
+  entry's own extra keys fill ``extra``.
 - ``info`` holds a description; ``licenses`` is empty.
 
 Round trip: ``read_coco(write_coco(coco_dataset(images)))`` returns the same images up to that rounding.
@@ -20,9 +27,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +39,11 @@ from autolabel.yolo_format import DataError, write_text_atomic
 BBOX_DECIMALS = 2  # pixels; finer is noise for any annotation tool
 SCORE_DECIMALS = 6  # score and probs; 4 decimals would merge distinct low class scores
 SUPERCATEGORY = "object"
+# Keys ``extra`` may not use: COCO's own, ours, and the fields of a FiftyOne Detection it would shadow.
+RESERVED_KEYS = frozenset(
+    "id image_id category_id bbox area iscrowd score probs segmentation keypoints file_name width height"
+    " attributes label bounding_box mask confidence tags".split()
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +51,9 @@ class CocoImage:
     """One image and its boxes.
 
     xyxy: (N, 4) float32 pixels; cls: (N,) int64 class ids; score: (N,) float32 or None;
-    probs: (N, C) float32 per-class scores or None. ``eq=False``: arrays have no single truth value.
+    probs: (N, C) float32 per-class scores or None. extra: JSON-safe per-image facts written into the image
+    entry and each annotation (keys outside :data:`RESERVED_KEYS`). ``eq=False``: arrays have no single
+    truth value.
     """
 
     file_name: str
@@ -48,6 +63,7 @@ class CocoImage:
     cls: np.ndarray
     score: np.ndarray | None = None
     probs: np.ndarray | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -73,6 +89,10 @@ class CocoImage:
             if probs.ndim != 2 or len(probs) != n:
                 raise ValueError(f"CocoImage {self.file_name!r}: probs must be (N, C), got {probs.shape}")
             object.__setattr__(self, "probs", probs)
+        clash = sorted(RESERVED_KEYS.intersection(self.extra))
+        if clash:
+            raise ValueError(f"CocoImage {self.file_name!r}: extra keys {clash} are reserved COCO keys")
+        object.__setattr__(self, "extra", dict(self.extra))
 
     def __len__(self) -> int:
         return len(self.cls)
@@ -98,7 +118,8 @@ def coco_dataset(
             raise ValueError(f"{im.file_name}: class ids {im.cls} outside 0..{len(names) - 1}")
         if im.probs is not None and im.probs.shape[1] != len(names):
             raise ValueError(f"{im.file_name}: probs has {im.probs.shape[1]} columns for {len(names)} names")
-        out_images.append({"id": image_id, "file_name": im.file_name, "width": im.width, "height": im.height})
+        header = {"id": image_id, "file_name": im.file_name, "width": im.width, "height": im.height}
+        out_images.append({**header, **im.extra})
         corners = np.round(im.xyxy.astype(np.float64), BBOX_DECIMALS)
         for i in range(len(im)):
             x1, y1, x2, y2 = (float(v) for v in corners[i])
@@ -115,7 +136,7 @@ def coco_dataset(
                 ann["score"] = round(float(im.score[i]), SCORE_DECIMALS)
             if im.probs is not None:
                 ann["probs"] = [round(float(p), SCORE_DECIMALS) for p in im.probs[i]]
-            annotations.append(ann)
+            annotations.append({**ann, **im.extra})
     categories = [{"id": k + 1, "name": str(n), "supercategory": SUPERCATEGORY} for k, n in enumerate(names)]
     return {
         "info": {"description": description},
@@ -164,7 +185,8 @@ def read_coco(path: Path) -> tuple[list[str], list[CocoImage]]:
         file_name = _field(im, "file_name", where)
         if not isinstance(file_name, str):
             raise DataError(f"{where}: 'file_name' must be a string, got {file_name!r}")
-        headers.append((file_name, _int_field(im, "width", where), _int_field(im, "height", where)))
+        extra = {k: v for k, v in im.items() if k not in RESERVED_KEYS}
+        headers.append((file_name, _int_field(im, "width", where), _int_field(im, "height", where), extra))
 
     anns = data["annotations"]
     has_score = any(isinstance(a, dict) and "score" in a for a in anns)
@@ -187,7 +209,7 @@ def read_coco(path: Path) -> tuple[list[str], list[CocoImage]]:
         per_image[image_index[image_id]].append(([x, y, x + w, y + h], category_id - 1, score, probs))
 
     images = []
-    for (file_name, width, height), rows in zip(headers, per_image, strict=True):
+    for (file_name, width, height, extra), rows in zip(headers, per_image, strict=True):
         if width < 1 or height < 1:
             raise DataError(f"{path}: image {file_name!r} has size {width}x{height}")
         images.append(
@@ -201,6 +223,7 @@ def read_coco(path: Path) -> tuple[list[str], list[CocoImage]]:
                 probs=np.array([r[3] for r in rows], dtype=np.float32).reshape(-1, len(names))
                 if has_probs
                 else None,
+                extra=extra,
             )
         )
     return names, images

@@ -254,6 +254,13 @@ def check_train_settings(cfg: DictConfig) -> None:
 
 def check_evaluate_settings(cfg: DictConfig) -> None:
     """Every setting of ``python -m uncertainty.evaluate`` (conf/evaluate.yaml)."""
+    if _value(cfg, "reviews") is not None:
+        if _value(cfg, "weights") is not None:
+            raise DataError("weights and reviews are both set: measure a model (weights) or real reviews")
+        check_file(cfg, "reviews", "a reviews.jsonl written by `python -m autolabel.import_labels`")
+        return
+    if _value(cfg, "weights") is None:
+        raise DataError("weights is not set: add weights=runs/train/<time>/weights.pt (or reviews=...)")
     weights = check_file(cfg, "weights", "a .pt written by autolabel.train")
     check_int(cfg, "seed", 0)
     check_number(cfg, "threshold", 0.0, 1.0, example=0.3, none=True)
@@ -291,7 +298,7 @@ def check_select_settings(cfg: DictConfig) -> Path:
     check_int(cfg, "n", 1, none=True)
     check_number(cfg, "seconds", 1e-9, math.inf, example=3600, none=True)
     if cfg.n is not None and cfg.seconds is not None:
-        raise DataError(f"n={cfg.n} and seconds={cfg.seconds}: give a budget in images or in seconds, not both")
+        raise DataError(f"n={cfg.n} and seconds={cfg.seconds}: give a budget in images or seconds, not both")
     include = _value(cfg, "include")
     if not isinstance(include, ListConfig) or not all(isinstance(s, str) and s.strip("/") for s in include):
         raise DataError(f"include={include!r}: must be a list of subfolder names, e.g. include=[line_b]")
@@ -302,3 +309,21 @@ def check_select_settings(cfg: DictConfig) -> Path:
     _check_instantiates(cfg, "cost")
     _check_instantiates(cfg, "selection")
     return labels
+
+
+def check_import_settings(cfg: DictConfig) -> tuple[Path, list[Path]]:
+    """Every setting of ``python -m autolabel.import_labels``; returns the export and the batch folders."""
+    export = Path(str(_value(cfg, "export"))).expanduser()
+    if not export.exists():
+        raise DataError(f"export={export}: not found; give the file or folder the annotation tool exported")
+    raw = _value(cfg, "batches")
+    folders = [Path(str(b)).expanduser() for b in (raw if isinstance(raw, ListConfig) else [raw])]
+    for folder in folders:
+        if not (folder / "batch.json").is_file():
+            raise DataError(
+                f"batches: {folder} is not a batch (no batch.json); give `autolabel.select` outputs"
+            )
+    check_bool(cfg, "overwrite")
+    if _value(cfg, "reviews") is not None and Path(cfg.reviews).exists():
+        check_file(cfg, "reviews", "a reviews.jsonl to append to")
+    return export, folders

@@ -13,9 +13,14 @@ from autolabel.efficiency import CostModel
 from autolabel.pipeline import PlainLabels, uncertainty_settings
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-APPS = ("train", "label", "evaluate", "gt2_vs_random")
+APPS = ("train", "label", "evaluate", "gt2_vs_random", "select", "import_labels")
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
-REQUIRED = {"label": ["weights=w.pt", "source=s", "output=o"], "evaluate": ["weights=w.pt"]}
+REQUIRED = {
+    "label": ["weights=w.pt", "source=s", "output=o"],
+    "evaluate": ["weights=w.pt"],
+    "select": ["labels=l"],
+    "import_labels": ["export=e.json", "batches=[b]"],
+}
 
 
 def compose_app(name, overrides=()):

@@ -5,6 +5,10 @@ calibrates each method on VAL and measures it on ``eval_split`` (see :mod:`uncer
 Prints a table and writes ``uncertainty_eval.json`` into the run folder. The split comes from the
 ``manifest.csv`` beside the weights when there is one (the split the model was trained with), else from
 ``data`` / ``split`` / ``seed`` like the train app.
+
+With ``reviews=PATH`` (an import log, ``reviews.jsonl``) it measures the scores against what real
+reviewers changed instead, and fits the cost model's seconds to their lead times
+(:mod:`autolabel.review_outcomes`); it writes ``review_eval.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from autolabel.cli import clear_errors
 from autolabel.detector import Detector
 from autolabel.pipeline import FALLBACK_CONF, operating_threshold
-from autolabel.records import json_safe
+from autolabel.records import json_safe, read_jsonl
+from autolabel.review_outcomes import fit_costs, latest_reviews, score_outcomes
 from autolabel.settings_check import check_evaluate_settings
 from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
@@ -36,6 +41,8 @@ log = logging.getLogger("uncertainty.evaluate")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
     check_evaluate_settings(cfg)  # before anything is written
+    if cfg.reviews is not None:
+        return evaluate_reviews(Path(cfg.reviews).expanduser(), Path(HydraConfig.get().runtime.output_dir))
     weights = Path(cfg.weights).expanduser()  # checked to be a file by check_evaluate_settings
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     spec = instantiate(cfg.data)
@@ -84,6 +91,31 @@ def main(cfg: DictConfig) -> float | None:
     print(table(result))
     log.info("wrote %s", run_dir / "uncertainty_eval.json")
     return result["methods"]["mc"]["auroc"]
+
+
+def evaluate_reviews(reviews: Path, run_dir: Path) -> float | None:
+    """Scores against real review outcomes and the fitted costs; prints them, writes review_eval.json."""
+    rows = latest_reviews(read_jsonl(reviews))
+    result = {"reviews": str(reviews), "outcomes": score_outcomes(rows), "costs": fit_costs(rows)}
+    (run_dir / "review_eval.json").write_text(json.dumps(json_safe(result), indent=2))
+    out, costs = result["outcomes"], result["costs"]
+    print(f"{out['n_images']} reviewed images, {out['n_changed']} changed by the reviewer")
+    print(f"AUROC of the score for 'changed': {_fmt(out['auroc_changed'])}")
+    print(f"Spearman of the score with seconds spent: {_fmt(out['spearman_lead_time'])}")
+    if "note" in out:
+        print(out["note"])
+    for band, v in out["bands"].items():
+        print(f"  {band:<12} {v['images']:>5} images, {v['changed_rate']:.2f} changed")
+    fitted = ", ".join(f"{k} {_fmt(v)}" for k, v in costs["seconds"].items())
+    print(f"cost model fitted to {costs['n_images']} timed reviews (seconds): {fitted}")
+    if "note" in costs:
+        print(costs["note"])
+    log.info("wrote %s", run_dir / "review_eval.json")
+    return out["auroc_changed"]
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":
