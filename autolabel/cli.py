@@ -21,8 +21,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by the user's input or settings (not bugs): reported without a traceback."""
     from autolabel.detector import ModelError
     from autolabel.job import JobError
+    from autolabel.label_studio_api import LabelStudioError
 
-    return (DataError, ModelError, JobError, FileNotFoundError)
+    return (DataError, ModelError, JobError, LabelStudioError, FileNotFoundError)
 
 
 # OS errors the user can fix (space, permissions), not bugs: reported in one line like bad input.

@@ -327,3 +327,28 @@ def check_import_settings(cfg: DictConfig) -> tuple[Path, list[Path]]:
     if _value(cfg, "reviews") is not None and Path(cfg.reviews).exists():
         check_file(cfg, "reviews", "a reviews.jsonl to append to")
     return export, folders
+
+
+def check_sync_settings(cfg: DictConfig) -> None:
+    """Every setting of ``python -m autolabel.sync`` (conf/sync.yaml)."""
+    check_choice(cfg, "action", ("push", "pull"))
+    project = _value(cfg, "project")
+    if not isinstance(project, str) or not project.strip():
+        raise DataError(f"project={project!r}: must be the title of a Label Studio project")
+    check_number(cfg, "timeout", 1, 3600, example=60)
+    check_bool(cfg, "overwrite")
+    if cfg.action == "push":
+        folder = check_folder(cfg, "batch", "an output folder of `python -m autolabel.select`")
+        if not (folder / "batch.json").is_file():
+            raise DataError(f"batch={folder}: not a batch (no batch.json); give an `autolabel.select` output")
+        return
+    batches = _value(cfg, "batches")
+    if not isinstance(batches, ListConfig) or not batches:
+        raise DataError(
+            f"batches={batches!r}: pull needs the select outputs of the project, batches=[DIR,...]"
+        )
+    for folder in batches:
+        if not (Path(str(folder)).expanduser() / "batch.json").is_file():
+            raise DataError(
+                f"batches: {folder} is not a batch (no batch.json); give `autolabel.select` outputs"
+            )

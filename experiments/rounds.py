@@ -37,13 +37,13 @@ from omegaconf import DictConfig
 from autolabel.detector import Detector
 from autolabel.pipeline import UncertaintyStage, evaluate_weights, fit, label_folder
 from autolabel.records import ImageRecord, read_folder_records
+from autolabel.selection import RandomSelection
+from autolabel.strategy import Strategy, call_select
 from autolabel.views import build_view, load_truth, view_name
 from autolabel.yolo_format import DataError
 from experiments.constants import ROUND_SALT
 from experiments.run_folder import SeedFolder, fresh_folder, write_json
-from autolabel.selection import RandomSelection
 from experiments.stats import paired_difference, summarize
-from autolabel.strategy import Strategy, call_select
 
 log = logging.getLogger("experiments.rounds")
 STRATEGIES = ("uncertainty", "random")  # the configured selection, and the random control it is compared with

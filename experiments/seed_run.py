@@ -43,6 +43,8 @@ from autolabel.pipeline import (
     uncertainty_settings,
 )
 from autolabel.records import ALL_BANDS, NO_BAND, ImageRecord
+from autolabel.selection import composition, cost_matched_control, random_control
+from autolabel.strategy import Selection, call_select
 from autolabel.structures import GroundTruth
 from autolabel.views import build_view, load_truth
 from autolabel.yolo_format import DataError
@@ -54,8 +56,6 @@ from experiments.run_folder import (
     fresh_folder,
     load_run_config,
 )
-from autolabel.selection import composition, cost_matched_control, random_control
-from autolabel.strategy import Selection, call_select
 from uncertainty.stage import CALIBRATION_FILE
 
 log = logging.getLogger("experiments.seed_run")

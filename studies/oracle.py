@@ -18,9 +18,9 @@ import numpy as np
 from autolabel.efficiency import class_counts
 from autolabel.matching import match_detections
 from autolabel.records import ImageRecord
-from autolabel.structures import GroundTruth
 from autolabel.selection import check_budget, top_by_value
 from autolabel.strategy import Selection
+from autolabel.structures import GroundTruth
 
 ORACLE_KEYS = ("errors", "truth_boxes")
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from autolabel.records import ImageRecord
-from autolabel.structures import Detections, GroundTruth
 from autolabel.strategy import call_select
+from autolabel.structures import Detections, GroundTruth
 from studies.oracle import OracleSelection, truth_counts
 
 
