@@ -108,6 +108,12 @@ def main(cfg: DictConfig) -> dict:
         score = "-" if p.score is None else f"{p.score:.3f}"
         log.info("%4d  %-40s score %s  band %s  boxes %d", p.rank, p.image, score, p.band, p.n_boxes)
     log.info("picked %d images (%.0f s estimated) into %s", len(picks), batch["estimated_seconds"], output)
+    print(
+        json.dumps(
+            {k: batch[k] for k in ("n", "estimated_seconds", "model_version", "reason")}
+            | {"output": str(output)}
+        )
+    )
     return batch
 
 
