@@ -19,6 +19,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
@@ -48,7 +49,7 @@ WIDTHS |= {"data.uncertainty": 140, "data.band": 120, "data.failed": 110, "data.
 WIDTHS |= {"data.n_boxes": 120, "data.rank": 100}
 
 
-def fail(msg: str) -> None:
+def fail(msg: str) -> NoReturn:
     sys.exit(f"label_studio_screenshot: {msg}")
 
 
@@ -120,7 +121,9 @@ def main() -> None:
         csrf = next((c["value"] for c in ctx.cookies() if c["name"] == "csrftoken"), "")
         api = ctx.request
         headers = {"X-CSRFToken": csrf, "Referer": url}
-        projects = api.get(f"{url}/api/projects?page_size=1000&title={args.project}").json()["results"]
+        projects = api.get(f"{url}/api/projects", params={"page_size": 1000, "title": args.project}).json()[
+            "results"
+        ]
         match = [p for p in projects if p["title"] == args.project]
         if not match:
             fail(
