@@ -119,7 +119,8 @@ start() {
 
   local deadline=$((SECONDS + LS_TIMEOUT))
   until curl -fsS -o /dev/null --max-time 5 "$URL/health" 2>/dev/null && token_works "$tok" 2>/dev/null; do
-    if ! running_pid >/dev/null; then
+    # kill -0, not running_pid: until the subshell has exec'd the server, its command line is this script's
+    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
       log "the server exited during start; last lines of $LOG:"
       tail -n 40 "$LOG" >&2
       rm -f "$PID_FILE"
