@@ -29,7 +29,9 @@ keeps it and says so (``label_files_kept`` in the summary, and a warning).
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import functools
 import json
 import logging
 import os
@@ -41,13 +43,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from autolabel.images import iter_batches
+from autolabel.backends import Backend, LocalBackend, PredictFn
 from autolabel.job_exports import write_exports
 from autolabel.job_lock import LOCK_FILE, OutputLocked, output_lock
 from autolabel.label_files import LEDGER, Ledger, assign_names, file_sha256, reserved_names, text_sha256
 from autolabel.records import PREDICTIONS, ImageRecord, RecordWriter, read_records, unique_records
 from autolabel.structures import Detections
-from autolabel.yolo_format import format_yolo_lines, list_images, write_text_atomic
+from autolabel.yolo_format import list_images, write_text_atomic
 
 MARKER = "autolabel_job.json"
 RESUME_KEYS = ("weights", "weights_sha256", "source", "names", "conf", "iou", "imgsz", "uncertainty")
@@ -56,9 +58,6 @@ FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 log = logging.getLogger("autolabel.job")
-
-# (BGR images [(H, W, 3)], their keys) -> per image, auto-labels and extra record fields (uncertainty)
-PredictFn = Callable[[Sequence[np.ndarray], Sequence[str]], list[tuple[Detections, dict[str, Any]]]]
 
 
 def plain_predict(predict: Callable[[Sequence[np.ndarray]], list[Detections]]) -> PredictFn:
@@ -222,7 +221,7 @@ def _report(output: Path, records: Sequence[ImageRecord], kept: Sequence[str], d
 
 def run_label_job(
     *,
-    predict: PredictFn,
+    predict: PredictFn | None = None,
     names: Sequence[str],
     source: str | Path,
     output: str | Path,
@@ -230,10 +229,14 @@ def run_label_job(
     batch: int = 16,
     threads: int = 2,
     progress: bool = True,
+    backend: Backend | None = None,
+    make_predict: Callable[[], PredictFn] | None = None,
 ) -> dict[str, Any]:
     """Auto-label every image under ``source`` into ``output``; resume where an earlier run stopped.
 
-    predict: (images, keys) -> per image (:class:`Detections`, extra record fields), see :data:`PredictFn`.
+    predict: (images, keys) -> per image (:class:`Detections`, extra record fields), see :data:`PredictFn`;
+    or make_predict, which builds it where the backend labels (a Ray actor). backend: where images are
+    decoded and labeled (default: this process, decoding on ``threads`` threads).
     meta: the job's settings, recorded in ``autolabel_job.json``; a rerun must match its RESUME_KEYS.
     When ``meta["weights"]`` names a file, its sha256 is added as ``weights_sha256``.
     Holds the folder's lock throughout: a second job on ``output`` is refused (JobError naming the holder).
@@ -247,10 +250,15 @@ def run_label_job(
         raise JobError(f"source={source} holds no images (looked for .jpg, .png, .bmp, .tif, .webp)")
     check_output_dir(output, source)
     meta = _with_weights_hash(meta)
+    if make_predict is None:
+        if predict is None:
+            raise ValueError("give predict or make_predict")
+        make_predict = functools.partial(_given, predict)
+    backend = backend or LocalBackend(threads=threads)
     try:
         output.mkdir(parents=True, exist_ok=True)
         with output_lock(output):
-            return _run_locked(predict, names, source, images, output, meta, batch, threads, progress)
+            return _run_locked(make_predict, backend, names, source, images, output, meta, batch, progress)
     except OutputLocked as exc:
         raise JobError(str(exc)) from None
     except OSError as exc:
@@ -260,15 +268,19 @@ def run_label_job(
         raise error from exc
 
 
+def _given(predict: PredictFn) -> PredictFn:
+    return predict
+
+
 def _run_locked(
-    predict: PredictFn,
+    make_predict: Callable[[], PredictFn],
+    backend: Backend,
     names: Sequence[str],
     source: Path,
     images: Sequence[Path],
     output: Path,
     meta: Mapping[str, Any],
     batch: int,
-    threads: int,
     progress: bool,
 ) -> dict[str, Any]:
     log_path = output / PREDICTIONS
@@ -291,30 +303,17 @@ def _run_locked(
     writing = output / LEDGER
     try:
         with RecordWriter(log_path) as writer:
-            for loaded in iter_batches(pending, batch=batch, threads=threads):
-                ok = [item for item in loaded if item.image is not None]
-                outputs = predict([item.image for item in ok], [keys[item.path] for item in ok]) if ok else []
-                by_path = {item.path: result for item, result in zip(ok, outputs, strict=True)}
+            for labeled in backend.labeled_batches(
+                pending, keys, batch=batch, make_predict=make_predict, names=names
+            ):
                 records, files = [], []
-                for item in loaded:
-                    key = keys[item.path]
-                    if item.image is None:
-                        records.append(ImageRecord.unreadable(key, item.error or "unreadable"))
+                for item in labeled:
+                    key = item.record.image
+                    if item.yolo is None:  # unreadable: a record with its error, no label file
+                        records.append(item.record)
                         continue
-                    det, extra = by_path[item.path]
-                    height, width = item.image.shape[:2]
-                    record = ImageRecord.from_detections(
-                        key,
-                        det,
-                        width=width,
-                        height=height,
-                        names=names,
-                        label_file=label_names[key],
-                        **extra,
-                    )
-                    text = format_yolo_lines(det.xyxy, det.cls, width=width, height=height)
-                    files.append((key, label_names[key], text))
-                    records.append(record)
+                    records.append(dataclasses.replace(item.record, label_file=label_names[key]))
+                    files.append((key, label_names[key], item.yolo))
                 writing = output / LEDGER
                 kept += _write_label_files(output, ledger, files)
                 writing = log_path

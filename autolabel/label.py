@@ -4,6 +4,7 @@ With ``uncertainty=mc_dropout`` (default) every record also gets MC-dropout unce
 when ``calibration.json`` sits beside the weights, ``p_needs_correction`` and ``difficulty``.
 
 Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job`).
+``backend=ray`` labels on Ray Data (:mod:`autolabel.ray_backend`); the records are the same.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main(cfg: DictConfig) -> dict:
         batch=cfg.batch,
         threads=cfg.threads,
         progress=cfg.progress,
+        backend=instantiate(cfg.backend),
     )
     log.info("auto-labeled %s: %s", source, summary)
     print(json.dumps(summary))

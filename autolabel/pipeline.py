@@ -18,12 +18,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from autolabel.backends import Backend
 from autolabel.detector import Detector, train_detector
 from autolabel.job import PredictFn, plain_predict, run_label_job
 from autolabel.model_card import evaluate, write_model_card
@@ -83,6 +85,49 @@ class PlainLabels:
 
     def plot(self, output: Path, calibration: Any) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class PredictorFactory:
+    """Builds the job's predictor where the labeling runs: here, or in a Ray actor on another machine.
+
+    Holds only what it takes to rebuild the detector and the uncertainty stage (picklable): the weights'
+    path, the detector's settings, the ``uncertainty`` group as a plain dict, and the calibration.
+    """
+
+    weights: str
+    imgsz: int
+    conf: float
+    iou: float
+    max_det: int
+    device: str
+    uncertainty: Mapping[str, Any]
+    calibration: Any = None
+
+    @classmethod
+    def of(cls, detector: Detector, uncertainty: Mapping[str, Any], calibration: Any) -> PredictorFactory:
+        return cls(
+            weights=str(detector.weights),
+            imgsz=detector.imgsz,
+            conf=detector.conf,
+            iou=detector.iou,
+            max_det=detector.max_det,
+            device=str(detector.device),
+            uncertainty=dict(uncertainty),
+            calibration=calibration,
+        )
+
+    def __call__(self) -> PredictFn:
+        detector = Detector(
+            self.weights,
+            imgsz=self.imgsz,
+            conf=self.conf,
+            iou=self.iou,
+            max_det=self.max_det,
+            device=self.device,
+        )
+        stage: UncertaintyStage = instantiate(self.uncertainty)
+        return stage.predictor(detector, self.calibration)
 
 
 def uncertainty_settings(group: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,13 +325,23 @@ def label_folder(
     batch: int,
     threads: int,
     progress: bool = True,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
     """Run the auto-label job on ``source`` into ``output`` with the stage's predictor; plot its scores.
 
-    uncertainty: the config group the stage was built from (the job records it). Returns the job's summary.
+    uncertainty: the config group the stage was built from (the job records it). backend: where images
+    are labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
+    :class:`PredictorFactory`). Returns the job's summary.
     """
+    if backend is None:
+        predict, make_predict = stage.predictor(detector, calibration), None
+    else:
+        container = OmegaConf.to_container(uncertainty, resolve=True)
+        predict, make_predict = None, PredictorFactory.of(detector, container, calibration)
     summary = run_label_job(
-        predict=stage.predictor(detector, calibration),
+        predict=predict,
+        make_predict=make_predict,
+        backend=backend,
         names=detector.names,
         source=source,
         output=output,

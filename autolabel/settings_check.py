@@ -216,6 +216,7 @@ def check_label_settings(cfg: DictConfig) -> None:
     check_bool(cfg, "progress")
     check_device(_value(cfg, "device"))
     check_uncertainty_settings(cfg)
+    _check_instantiates(cfg, "backend")
     if cfg.conf is None:
         check_card_threshold(weights, key="conf")
 
