@@ -223,6 +223,7 @@ class Detector:
             raise ModelError(f"{weights} is a {yolo.task!r} model; a detection model is needed")
         self.weights = Path(weights)
         self.device = torch.device(resolve_device(device))
+        self.requested_device = device  # as asked ("auto"): a Ray actor resolves it on its own machine
         # ultralytics' own inference backend: fused, and channels-last weights where the CPU (oneDNN) or
         # GPU runs them faster (benchmarks/mc_dropout_cost.py times our pass against ultralytics' predict).
         backend = AutoBackend(model=yolo.model.float(), device=self.device, fuse=True, verbose=False)

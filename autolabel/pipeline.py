@@ -112,7 +112,7 @@ class PredictorFactory:
             conf=detector.conf,
             iou=detector.iou,
             max_det=detector.max_det,
-            device=str(detector.device),
+            device=detector.requested_device,
             uncertainty=dict(uncertainty),
             calibration=calibration,
         )
