@@ -7,6 +7,7 @@ Importing this module configures ultralytics to stay offline (see :mod:`autolabe
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -39,10 +40,22 @@ class ModelError(ValueError):
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda:0`` when a GPU is visible, else ``cpu``; anything else is passed through."""
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    return device
+    """``auto`` -> a visible GPU (``cuda:k``), else ``cpu``; anything else is passed through.
+
+    With several GPUs, the one with the most free memory; jobs that start together (the seeds of a
+    multirun, whose GPUs are all free) spread over the GPUs by process id. A Ray actor sees only the GPU
+    Ray gave it, as ``cuda:0``.
+    """
+    if device != "auto":
+        return device
+    if not torch.cuda.is_available():
+        return "cpu"
+    count = torch.cuda.device_count()
+    if count == 1:
+        return "cuda:0"
+    free = [torch.cuda.mem_get_info(k)[0] for k in range(count)]
+    best = [k for k in range(count) if free[k] == max(free)]
+    return f"cuda:{best[os.getpid() % len(best)]}"
 
 
 def check_model_source(model: str | Path) -> str:

@@ -144,3 +144,20 @@ def test_a_weights_file_that_is_no_model_is_a_model_error(tmp_path, content):
     bad.write_bytes(content)
     with pytest.raises(ModelError, match=f"weights={bad}: not a YOLO model file"):
         Detector(bad)
+
+
+def test_auto_device_picks_the_gpu_with_most_free_memory(monkeypatch):
+    import torch
+
+    from autolabel.detector import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cuda:3") == "cuda:3"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda k: ([5, 9, 2][k], 10))
+    assert resolve_device("auto") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda k: (10, 10))  # all free: spread by process id
+    import os
+
+    assert resolve_device("auto") == f"cuda:{os.getpid() % 3}"
