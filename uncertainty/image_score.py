@@ -3,13 +3,15 @@
 Per box (N candidates of the deterministic pass, NMS at ``candidate_conf``; "kept" = conf >= the
 operating threshold, the boxes a person will see), each component scaled into [0, 1]
 (:func:`uncertainty.pooling.component_scale`):
-- class uncertainty over T passes: predictive entropy, mutual information (BALD), margin, least confidence,
-  std of the top score (sigmoid rows normalised to sum 1, see :mod:`uncertainty.scores`);
+- class and objectness uncertainty over T passes: the Bernoulli entropy and mutual information (BALD) of
+  the top two classes' sigmoid scores (the default; any C >= 1), the row-normalised predictive entropy,
+  mutual information, margin and least confidence (class confusion only), the std of the top score (see
+  :mod:`uncertainty.scores`);
 - localisation: box spread (std of the T boxes over the square root of the mean box's area);
 - detection flip: the fraction of passes in which the box changes side of the operating threshold
   (a kept box dropping below it, a near miss rising above it). Near misses are how a missed object shows.
-Single-pass baselines (entropy, margin, least confidence, 1 - conf of the deterministic pass) come along
-for comparison.
+Single-pass baselines (Bernoulli entropy, entropy, margin, least confidence, 1 - conf of the
+deterministic pass) come along for comparison.
 
 Combination: a kept box's uncertainty is the weighted mean of its components (``weights``); a near miss's
 is its detection flip alone (it has no class a person sees). The image ``score`` pools these over all
@@ -30,13 +32,27 @@ from uncertainty import scores
 from uncertainty.pooling import Pooling, combine, component_scale
 from uncertainty.samples import MCSamples
 
-MC_CLASS = ("predictive_entropy", "mutual_information", "margin", "least_confidence", "score_variance")
-SINGLE_PASS = ("single_entropy", "single_margin", "single_least_confidence", "one_minus_conf")
+MC_CLASS = (
+    "bernoulli_entropy",
+    "bernoulli_mutual_information",
+    "predictive_entropy",
+    "mutual_information",
+    "margin",
+    "least_confidence",
+    "score_variance",
+)
+SINGLE_PASS = (
+    "single_bernoulli_entropy",
+    "single_entropy",
+    "single_margin",
+    "single_least_confidence",
+    "one_minus_conf",
+)
 FLIP = "detection_flip"
 COMPONENTS = (*MC_CLASS, "box_spread", FLIP, *SINGLE_PASS)
 DEFAULT_WEIGHTS = {
-    "predictive_entropy": 1.0,
-    "mutual_information": 1.0,
+    "bernoulli_entropy": 1.0,
+    "bernoulli_mutual_information": 1.0,
     "box_spread": 1.0,
     FLIP: 1.0,
     "one_minus_conf": 1.0,

@@ -5,17 +5,20 @@ with no boxes (N == 0) pools to ``nan``: the caller flags it as failed rather th
 
 Scaling before combining: the components of ``uncertainty.scores`` live on different ranges, so
 ``combine`` expects them already divided by ``component_scale(name, num_classes)``, which brings each into
-[0, 1] for C classes:
+[0, 1] for C >= 1 classes. A component whose bound is 0 for this C (the row-normalised entropy, MI and
+least confidence of one class, identically 0) gets the divisor 1.
 
-=============================================================  ==============
-component                                                      divisor
-=============================================================  ==============
-predictive_entropy, mutual_information, single_entropy         log C (nats)
-least_confidence, single_least_confidence                      1 - 1/C
-score_variance                                                 0.5
-margin, single_margin, box_spread, detection_inconsistency,    1
+==============================================================  ===============
+component                                                       divisor
+==============================================================  ===============
+bernoulli_entropy, bernoulli_mutual_information,                min(C, 2) ln 2
+single_bernoulli_entropy
+predictive_entropy, mutual_information, single_entropy          log C (nats)
+least_confidence, single_least_confidence                       1 - 1/C
+score_variance                                                  0.5
+margin, single_margin, box_spread, detection_inconsistency,     1
 one_minus_conf
-=============================================================  ==============
+==============================================================  ===============
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from uncertainty.scores import BERNOULLI_CLASSES
+
 # Pooling methods ``pool`` knows; "softmax" is a soft maximum (the most uncertain boxes dominate).
 POOLING_METHODS = ("max", "mean", "sum", "softmax")
 # Softmax temperature in units of the scores: for scores in [0, 1], 0.1 lets a box 0.1 above another weigh
@@ -34,6 +39,9 @@ DEFAULT_TEMPERATURE = 0.1
 
 # Divisor bringing each per-box component into [0, 1], as a function of the number of classes C.
 COMPONENT_SCALES: dict[str, Callable[[int], float]] = {
+    "bernoulli_entropy": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),  # ln 2 per summed class
+    "bernoulli_mutual_information": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),  # MI <= entropy
+    "single_bernoulli_entropy": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),
     "predictive_entropy": math.log,  # entropy of C classes <= log C
     "mutual_information": math.log,  # MI <= predictive entropy <= log C
     "single_entropy": math.log,
@@ -49,12 +57,16 @@ COMPONENT_SCALES: dict[str, Callable[[int], float]] = {
 
 
 def component_scale(name: str, num_classes: int) -> float:
-    """The divisor that brings component ``name`` into [0, 1] for ``num_classes`` (C >= 2) classes."""
+    """The divisor that brings component ``name`` into [0, 1] for ``num_classes`` (C >= 1) classes.
+
+    The component's upper bound for C classes, or 1 where that bound is 0 (the component is then 0).
+    """
     if name not in COMPONENT_SCALES:
         raise KeyError(f"unknown component {name!r}; known: {sorted(COMPONENT_SCALES)}")
-    if int(num_classes) != num_classes or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    return float(COMPONENT_SCALES[name](int(num_classes)))
+    if int(num_classes) != num_classes or num_classes < 1:
+        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    bound = float(COMPONENT_SCALES[name](int(num_classes)))
+    return bound if bound > 0 else 1.0
 
 
 def _check_method(method: str, temperature: float) -> None:

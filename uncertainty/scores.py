@@ -8,20 +8,39 @@ Shapes (the data contract of DESIGN.md):
 - ``hits``: (T, N) bool, whether pass t still detects box n. A missed pass is a recorded miss: its class
   scores and box are ignored (they may hold anything, NaN included) and it raises
   ``detection_inconsistency``. ``hits=None`` means every pass hit.
-T >= 1, N >= 0 and C >= 2. N == 0 gives (0,) outputs. Every score returns (N,) float64.
+T >= 1, N >= 0 and C >= 1 (one class is an ordinary case). N == 0 gives (0,) outputs. Every score
+returns (N,) float64. Entropies use the natural log (nats).
 
-Normalisation: entropy-type scores need a distribution, so each sigmoid row is normalised explicitly,
-``q = p / p.sum(-1)``; a row that sums to <= ``eps`` (no evidence for any class) becomes uniform. The
-class-distribution scores (entropy, MI, margin, least confidence) all work on ``q``; ``score_variance``
-and ``one_minus_conf`` work on the raw sigmoid scores, as ultralytics' ``conf`` does. Entropies use the
-natural log, so they lie in [0, log C] nats.
+Bernoulli scores (the default entropy and BALD, ``bernoulli_*``): ultralytics trains each class score as an
+independent sigmoid, so the model's own distribution for a box is C independent Bernoulli variables,
+"class c is present here" with probability p_c. Objectness is part of it: (0.30, 0.01) is a doubtful box,
+(0.95, 0.03) a sure one, and the Bernoulli entropy says so where a row-normalised distribution does not.
+Per box the scores sum over its ``BERNOULLI_CLASSES`` = 2 classes with the largest pass-mean score (all C
+when C == 1): the top class carries "is it an object of this class" and the runner-up "or of another";
+the remaining classes are left out because with C = 80 their many small scores (0.005 each is still
+0.03 nats) would sum to more than the top class's entropy and drown it. Each class's Bernoulli entropy
+H_b(p) = -p ln p - (1 - p) ln(1 - p) lies in [0, ln 2], so with K = min(C, 2) classes:
+- ``bernoulli_entropy``: sum_k H_b(mean_t p_tk), in [0, K ln 2], the total uncertainty;
+- ``bernoulli_mutual_information`` (BALD): sum_k [H_b(mean_t p_tk) - mean_t H_b(p_tk)], in
+  [0, bernoulli_entropy], the part that comes from the passes disagreeing (each term >= 0 by concavity);
+- ``single_bernoulli_entropy``: the same entropy on one deterministic pass.
+All are 0 for certain predictions (every score 0 or 1). What they cannot see: two classes both at 0.99
+(the model claims both); the row-normalised scores below can, so they stay as alternatives.
+
+Row-normalised scores (``predictive_entropy``, ``mutual_information``, ``margin``, ``least_confidence`` and
+their ``single_*`` baselines): each sigmoid row is turned into a class distribution,
+``q = p / p.sum(-1)``; a row that sums to <= ``eps`` (no evidence for any class) becomes uniform. They
+measure class confusion only and discard objectness: (0.30, 0.01) and (0.95, 0.03) score alike. With
+C == 1 the distribution is always (1,): they carry no information (0 for any box a pass hits).
+``score_variance`` and
+``one_minus_conf`` work on the raw sigmoid scores, as ultralytics' ``conf`` does.
 
 MC statistics average only over the passes that hit. A box with zero hits gets the maximal value of each
 score (stated per function): nothing supports the box, so it must rank as most uncertain.
 
-Ranges, for scaling to [0, 1] (see ``uncertainty.pooling.component_scale``): entropy-type and MI
-[0, log C]; margin [0, 1]; least confidence [0, 1 - 1/C]; score_variance [0, 0.5]; box_spread [0, 1];
-detection_inconsistency [0, 1].
+Ranges, for scaling to [0, 1] (see ``uncertainty.pooling.component_scale``): Bernoulli entropy and MI
+[0, min(C, 2) ln 2]; row-normalised entropy and MI [0, log C]; margin [0, 1]; least confidence
+[0, 1 - 1/C]; score_variance [0, 0.5]; box_spread [0, 1]; detection_inconsistency [0, 1].
 """
 
 from __future__ import annotations
@@ -30,6 +49,8 @@ import numpy as np
 
 # A sigmoid row whose sum is at most this carries no class evidence and is normalised to uniform.
 NORMALISE_EPS = 1e-12
+# Classes per box that the Bernoulli scores sum over: the top class and the runner-up (module docstring).
+BERNOULLI_CLASSES = 2
 # Box areas below this (pixels^2) count as degenerate; their spread is computed against this floor.
 MIN_BOX_AREA = 1e-12
 
@@ -66,6 +87,17 @@ def entropy(dist: np.ndarray) -> np.ndarray:
     return np.clip(-plogp.sum(axis=-1), 0.0, np.log(q.shape[-1]))
 
 
+def binary_entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in nats of Bernoulli variables with success probabilities ``probs``, elementwise.
+
+    probs: any shape, values in [0, 1]. Returns the same shape, float64, in [0, ln 2]; 0 at 0 and 1.
+    """
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    q = 1.0 - p
+    h = -(p * np.log(np.where(p > 0, p, 1.0)) + q * np.log(np.where(q > 0, q, 1.0)))
+    return np.clip(h, 0.0, np.log(2.0))
+
+
 # ---------------------------------------------------------------- validation and hit-weighted means
 
 
@@ -90,8 +122,8 @@ def _check_hits(hits: np.ndarray | None, shape: tuple[int, int], name: str = "hi
 def _mc_inputs(mc_probs: np.ndarray, hits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Validate (T, N, C) scores and (T, N) hits; missed entries are zeroed so they cannot leak."""
     p = np.asarray(mc_probs, dtype=np.float64)
-    if p.ndim != 3 or p.shape[0] < 1 or p.shape[2] < 2:
-        raise ValueError(f"mc_probs must have shape (T, N, C) with T >= 1 and C >= 2, got {p.shape}")
+    if p.ndim != 3 or p.shape[0] < 1 or p.shape[2] < 1:
+        raise ValueError(f"mc_probs must have shape (T, N, C) with T >= 1 and C >= 1, got {p.shape}")
     h = _check_hits(hits, p.shape[:2])
     p = np.where(h[..., None], p, 0.0)
     _check_scores(p, "mc_probs")
@@ -100,8 +132,8 @@ def _mc_inputs(mc_probs: np.ndarray, hits: np.ndarray | None) -> tuple[np.ndarra
 
 def _single_input(probs: np.ndarray) -> np.ndarray:
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise ValueError(f"probs must have shape (N, C) with C >= 2, got {p.shape}")
+    if p.ndim != 2 or p.shape[1] < 1:
+        raise ValueError(f"probs must have shape (N, C) with C >= 1, got {p.shape}")
     _check_scores(p, "probs")
     return p
 
@@ -124,6 +156,8 @@ def _mean_dist(p: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _margin_of(dist: np.ndarray) -> np.ndarray:
+    if dist.shape[-1] == 1:  # one class: the runner-up has probability 0
+        return np.clip(1.0 - dist[..., 0], 0.0, 1.0)
     top = np.partition(dist, dist.shape[-1] - 2, axis=-1)
     return np.clip(1.0 - (top[..., -1] - top[..., -2]), 0.0, 1.0)
 
@@ -197,6 +231,49 @@ def score_variance(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> n
     return np.where(count > 0, std, 0.5)
 
 
+# ---------------------------------------------------------------- Bernoulli scores: (T, N, C) -> (N,)
+
+
+def _top_class_scores(mc_p: np.ndarray, mean_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``BERNOULLI_CLASSES`` classes with the largest pass-mean score, per box.
+
+    mc_p (T, N, C), mean_p (N, C) -> ((T, N, K) per-pass scores, (N, K) mean scores), K = min(C, 2).
+    """
+    k = min(BERNOULLI_CLASSES, mean_p.shape[1])
+    top = np.argsort(-mean_p, axis=1, kind="stable")[:, :k]  # (N, K)
+    return np.take_along_axis(mc_p, top[None], axis=2), np.take_along_axis(mean_p, top, axis=1)
+
+
+def bernoulli_entropy(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """Summed Bernoulli entropy of the pass-mean scores of each box's top two classes, in nats.
+
+    sum_k H_b(mean_t p_tk) over hit passes (module docstring). mc_probs: (T, N, C) sigmoid scores, C >= 1;
+    hits: optional (T, N) bool. Returns (N,) in [0, min(C, 2) ln 2]; zero hits -> min(C, 2) ln 2.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    mean_p, count = _hit_mean(p, h)
+    _, top_mean = _top_class_scores(p, mean_p)
+    top = min(BERNOULLI_CLASSES, p.shape[2]) * np.log(2.0)
+    return np.where(count > 0, binary_entropy(top_mean).sum(axis=1), top)
+
+
+def bernoulli_mutual_information(mc_probs: np.ndarray, *, hits: np.ndarray | None = None) -> np.ndarray:
+    """BALD of the Bernoulli variables of each box's top two classes, in nats.
+
+    sum_k [H_b(mean_t p_tk) - mean_t H_b(p_tk)] over hit passes (module docstring). mc_probs: (T, N, C)
+    sigmoid scores, C >= 1; hits: optional (T, N) bool. Returns (N,) in [0, ``bernoulli_entropy``]; 0 when
+    all hit passes agree (so for T == 1 or a single hit); zero hits -> min(C, 2) ln 2.
+    """
+    p, h = _mc_inputs(mc_probs, hits)
+    mean_p, count = _hit_mean(p, h)
+    top_p, top_mean = _top_class_scores(p, mean_p)
+    total = binary_entropy(top_mean)  # (N, K)
+    expected, _ = _hit_mean(binary_entropy(top_p), h)  # (N, K)
+    mi = np.clip(total - expected, 0.0, None).sum(axis=1)  # each term >= 0 up to float noise
+    top = min(BERNOULLI_CLASSES, p.shape[2]) * np.log(2.0)
+    return np.where(count > 0, np.minimum(mi, total.sum(axis=1)), top)
+
+
 # ---------------------------------------------------------------- MC localisation and detection
 
 
@@ -263,6 +340,16 @@ def single_least_confidence(probs: np.ndarray) -> np.ndarray:
     probs: (N, C) sigmoid scores. Returns (N,) in [0, 1 - 1/C]; equals ``least_confidence`` with T == 1.
     """
     return _least_confidence_of(normalise(_single_input(probs)))
+
+
+def single_bernoulli_entropy(probs: np.ndarray) -> np.ndarray:
+    """Summed Bernoulli entropy of the top two classes' scores of one deterministic pass, in nats.
+
+    probs: (N, C) sigmoid scores, C >= 1. Returns (N,) in [0, min(C, 2) ln 2]; equals
+    ``bernoulli_entropy`` with T == 1.
+    """
+    p = _single_input(probs)
+    return bernoulli_entropy(p[None])
 
 
 def one_minus_conf(probs: np.ndarray) -> np.ndarray:

@@ -67,3 +67,19 @@ def test_pooling_and_weights_are_configurable():
     assert high > mean
     with pytest.raises(ValueError, match="unknown components"):
         ImageScorer(weights={"vibes": 1.0})
+
+
+@pytest.mark.parametrize("n_boxes", [0, 1, 2])
+def test_one_class_images_are_scored(n_boxes):
+    """C = 1 is an ordinary case (issue 11): a doubtful box outscores a sure one, empty images are failed."""
+    sure, weak = [0.95], [0.55]
+    rows = [sure, weak][:n_boxes]
+    probs = np.array([rows] * 4, np.float32).reshape(4, n_boxes, 1)
+    boxes = np.tile(np.array([[0, 0, 10, 10]], np.float32), (4, n_boxes, 1))
+    fields = ImageScorer().record_fields(samples(probs, boxes), conf=0.5)
+    assert fields["failed"] == (n_boxes == 0)
+    if n_boxes:
+        per_box = box_components(samples(probs, boxes), conf=0.5)["bernoulli_entropy"]
+        assert np.all((per_box >= 0) & (per_box <= 1))
+        assert n_boxes == 1 or per_box[1] > per_box[0]
+        assert fields["score"] > 0

@@ -147,18 +147,27 @@ def test_component_scale_values():
     with pytest.raises(KeyError, match="entropi"):
         component_scale("entropi", 3)
     with pytest.raises(ValueError, match="num_classes"):
-        component_scale("margin", 1)
+        component_scale("margin", 0)
+
+
+def test_component_scales_for_one_class_and_for_many():
+    ln2 = math.log(2)
+    assert component_scale("bernoulli_entropy", 1) == pytest.approx(ln2)
+    assert component_scale("bernoulli_mutual_information", 2) == pytest.approx(2 * ln2)
+    assert component_scale("single_bernoulli_entropy", 80) == pytest.approx(2 * ln2)
+    for name in ("predictive_entropy", "least_confidence", "margin"):  # bound 0 or 1 at C = 1: divisor 1
+        assert component_scale(name, 1) == 1.0
 
 
 def test_every_score_function_has_a_scale():
     public = {name for name in dir(scores) if not name.startswith("_") and callable(getattr(scores, name))}
-    per_box = public - {"normalise", "entropy"}
+    per_box = public - {"normalise", "entropy", "binary_entropy"}
     assert per_box <= set(COMPONENT_SCALES)
     assert set(COMPONENT_SCALES) <= public
 
 
 @FAST
-@given(st.integers(1, 4), st.integers(0, 4), st.integers(2, 6), st.data())
+@given(st.integers(1, 4), st.integers(0, 4), st.integers(1, 6), st.data())
 def test_scaled_components_lie_in_unit_interval(t, n, c, data):
     probs = data.draw(arrays(np.float64, (t, n, c), elements=unit))
     hits = data.draw(arrays(np.bool_, (t, n)))
@@ -170,10 +179,17 @@ def test_scaled_components_lie_in_unit_interval(t, n, c, data):
             scores.margin,
             scores.least_confidence,
             scores.score_variance,
+            scores.bernoulli_entropy,
+            scores.bernoulli_mutual_information,
         )
     }
     values["detection_inconsistency"] = scores.detection_inconsistency(hits)
-    for fn in (scores.single_entropy, scores.single_margin, scores.single_least_confidence):
+    for fn in (
+        scores.single_entropy,
+        scores.single_margin,
+        scores.single_least_confidence,
+        scores.single_bernoulli_entropy,
+    ):
         values[fn.__name__] = fn(probs[0])
     values["one_minus_conf"] = scores.one_minus_conf(probs[0])
     for name, value in values.items():

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from uncertainty.scores import (
+    bernoulli_entropy,
+    bernoulli_mutual_information,
     box_spread,
     detection_inconsistency,
     entropy,
@@ -17,13 +19,28 @@ from uncertainty.scores import (
     one_minus_conf,
     predictive_entropy,
     score_variance,
+    single_bernoulli_entropy,
     single_entropy,
     single_least_confidence,
     single_margin,
 )
 
-CLASS_SCORES = (predictive_entropy, mutual_information, margin, least_confidence, score_variance)
-SINGLE_SCORES = (single_entropy, single_margin, single_least_confidence, one_minus_conf)
+CLASS_SCORES = (
+    predictive_entropy,
+    mutual_information,
+    margin,
+    least_confidence,
+    score_variance,
+    bernoulli_entropy,
+    bernoulli_mutual_information,
+)
+SINGLE_SCORES = (
+    single_entropy,
+    single_margin,
+    single_least_confidence,
+    one_minus_conf,
+    single_bernoulli_entropy,
+)
 FAST = settings(max_examples=50, deadline=None)
 
 unit = st.floats(0.0, 1.0, allow_nan=False, allow_infinity=False)
@@ -34,7 +51,7 @@ def mc_samples(draw, *, min_t=1, min_n=0, distributions=False):
     """(mc_probs (T, N, C), hits (T, N)); with distributions=True the rows already sum to 1."""
     t = draw(st.integers(min_t, 5))
     n = draw(st.integers(min_n, 4))
-    c = draw(st.integers(2, 5))
+    c = draw(st.integers(1, 5))
     probs = draw(arrays(np.float64, (t, n, c), elements=unit))
     if distributions:
         probs = normalise(probs)
@@ -147,13 +164,15 @@ def test_empty_image_gives_empty_outputs():
 
 
 @FAST
-@given(arrays(np.float64, st.tuples(st.integers(0, 4), st.integers(2, 5)), elements=unit))
+@given(arrays(np.float64, st.tuples(st.integers(0, 4), st.integers(1, 5)), elements=unit))
 def test_one_pass_equals_the_single_pass_baselines_and_has_no_mi(probs):
     mc = probs[None]
     np.testing.assert_allclose(predictive_entropy(mc), single_entropy(probs), atol=1e-12)
     np.testing.assert_allclose(margin(mc), single_margin(probs), atol=1e-12)
     np.testing.assert_allclose(least_confidence(mc), single_least_confidence(probs), atol=1e-12)
+    np.testing.assert_allclose(bernoulli_entropy(mc), single_bernoulli_entropy(probs), atol=1e-12)
     assert np.all(mutual_information(mc) == 0.0)
+    assert np.all(bernoulli_mutual_information(mc) == 0.0)
     assert np.all(score_variance(mc) == 0.0)
     assert np.all(box_spread(np.tile([[[0.0, 0.0, 5.0, 5.0]]], (1, len(probs), 1))) == 0.0)
 
@@ -276,7 +295,7 @@ def test_missed_passes_do_not_affect_box_spread():
     assert box_spread(boxes, hits=hits)[0] == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("c", [2, 5])
+@pytest.mark.parametrize("c", [1, 2, 5])
 def test_zero_hits_get_maximal_values(c):
     probs = np.full((3, 2, c), np.nan)
     probs[:, 1] = np.eye(c)[0]  # box 1: certain and consistent
@@ -292,7 +311,7 @@ def test_zero_hits_get_maximal_values(c):
 # ---------------------------------------------------------------- validation at the boundary
 
 
-@pytest.mark.parametrize("shape", [(4, 3), (2, 4, 1), (0, 4, 3)])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 4, 0), (0, 4, 3)])
 def test_mc_scores_reject_bad_shapes_naming_the_argument(shape):
     for fn in CLASS_SCORES:
         with pytest.raises(ValueError, match=r"mc_probs.*\(T, N, C\)"):
@@ -324,4 +343,6 @@ def mc_score_maxima(c: int) -> dict:
         margin: 1.0,
         least_confidence: 1.0 - 1.0 / c,
         score_variance: 0.5,
+        bernoulli_entropy: min(c, 2) * math.log(2),
+        bernoulli_mutual_information: min(c, 2) * math.log(2),
     }

@@ -1,0 +1,85 @@
+"""A one-class dataset end to end (issue 11): train, calibrate, label the pool, evaluate the scores.
+
+It used to die in the calibrate stage (the class scores needed C >= 2) and write no model card.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from autolabel.pipeline import train_and_card
+from autolabel.records import read_folder_records
+from tests.conftest import CONF_DIR, block_network
+
+pytestmark = pytest.mark.slow
+
+ONE_CLASS = [
+    "experiment=smoke",
+    "data=shapes",
+    "data.classes=[disc]",
+    "data.n_images=48",
+    "split.val=12",
+    "split.gt1=24",
+]
+
+
+@pytest.fixture(scope="module")
+def one_class_run(tmp_path_factory):
+    """A tiny one-class model trained, calibrated and run on its pool (12 images), network blocked.
+
+    20 epochs of 24 images (batch 4): enough for the discs (mAP50 about 0.99), about 25 s on 2 cores.
+    """
+    data = tmp_path_factory.mktemp("one_class") / "set"
+    overrides = [*ONE_CLASS, f"data.root={data}", "trainer.epochs=20", "uncertainty.mc.passes=4"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    run_dir = tmp_path_factory.mktemp("one_class_run")
+    with block_network() as attempts:
+        card = train_and_card(cfg, run_dir)
+    assert attempts == []
+    return run_dir, card, data
+
+
+def test_train_calibrates_and_labels_the_pool(one_class_run):
+    run_dir, card, _ = one_class_run
+    for name in ("model_card.json", "model_card.md", "calibration.json", "weights.pt"):
+        assert (run_dir / name).is_file(), name
+    assert card["model"]["classes"] == ["disc"]
+    assert card["uncertainty"]["split"] == "VAL"
+    assert card["evaluation"]["map50"] > 0.5  # it learned: the records below score real detections
+    records = read_folder_records(run_dir / "pool_labels")
+    assert len(records) == card["pool_labels"]["images"] == 12
+    assert all(r.scored for r in records)
+    found = [r for r in records if not r.failed]
+    assert found, "the tiny model found nothing in the pool"
+    for r in found:
+        assert r.score is not None and r.difficulty in {"easy", "medium", "hard"}
+        assert 0 <= r.components["bernoulli_entropy"] and r.components["bernoulli_mutual_information"] >= 0
+        assert r.detections.probs.shape == (r.n_boxes, 1)
+
+
+def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
+    run_dir, _, data = one_class_run
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uncertainty.evaluate",
+            f"weights={run_dir / 'weights.pt'}",
+            *ONE_CLASS,
+            f"data.root={data}",
+            "uncertainty.mc.passes=4",
+            f"hydra.run.dir={tmp_path / 'eval'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "eval" / "uncertainty_eval.json").read_text())
+    assert result["n_images"] == 12 and result["evaluated_on"] == "pool"
+    assert {"mc", "bernoulli_entropy", "bernoulli_mutual_information"} <= set(result["methods"])
