@@ -63,6 +63,6 @@ def _install_fonts(settings_dir: Path) -> None:
 
     source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     for target in missing:
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # parallel jobs install it at once
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)

@@ -8,6 +8,8 @@ sibling folder and renames it into place, so an interrupted run never leaves hal
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -82,9 +84,29 @@ def generate_once(
     write(tmp, final) fills the empty folder ``tmp`` (data.yaml, which names ``final`` as its path, and the
     marker file among the rest). A folder whose marker holds the same ``params`` (and the same values, or
     absence, of ``optional_keys``) is reused as is; another set of the same kind is replaced atomically. A
-    non-empty out_dir without the marker raises ValueError: it is not ours to overwrite.
+    non-empty out_dir without the marker raises ValueError: it is not ours to overwrite. Processes
+    asking for a set at once (the seeds of a multirun) take turns on an ``flock`` of its parent folder,
+    so the set is built once and never replaced while another reads it.
     """
     out = Path(out_dir).expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # a file system without directory locks: unlocked, as before
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        return _generate_once(out, params, write, marker=marker, optional_keys=optional_keys)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _generate_once(
+    out: Path,
+    params: Mapping[str, Any],
+    write: Callable[[Path, Path], None],
+    *,
+    marker: str,
+    optional_keys: Iterable[str],
+) -> Path:
     kind = Path(marker).stem
     if out.exists():
         if not out.is_dir():

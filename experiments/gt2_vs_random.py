@@ -1,27 +1,48 @@
 """``python -m experiments.gt2_vs_random``: does labeling the images our uncertainty picks beat random?
 
-A thin Hydra entry point over :func:`experiments.experiment.run_experiment`: per seed CAL1, GT2, CONTROL
-and CAL2, then the statistics over seeds and the report in ``runs/gt2_vs_random/<experiment.name>/``.
+A thin Hydra entry point over :mod:`experiments.experiment`: per seed CAL1, GT2, CONTROL and CAL2, then the
+statistics over seeds and the report in ``runs/gt2_vs_random/<experiment.name>/``. With
+``experiment.seed=<k>`` only that seed runs, and no report: ``--multirun experiment.seed=0,1,2
+hydra/launcher=joblib`` runs seeds as parallel jobs in the same run folder, then
+``python -m experiments.report runs/gt2_vs_random/<experiment.name>`` writes the statistics.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
 from autolabel.settings_check import check_train_settings
-from experiments.experiment import run_experiment
+from experiments.experiment import run_experiment, run_seed_job
+
+
+def run_folder(hydra_cfg: DictConfig) -> Path:
+    """The experiment's run folder: a single run's output dir, or a multirun's sweep dir, which all its
+    jobs share (each job's own output dir, below it, holds only its Hydra record and log)."""
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return Path(hydra_cfg.sweep.dir)
+    return Path(hydra_cfg.runtime.output_dir)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gt2_vs_random")
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
     check_train_settings(cfg)  # the train settings of every seed, before anything is written
-    metrics = run_experiment(cfg, Path(HydraConfig.get().runtime.output_dir))
+    run_dir = run_folder(HydraConfig.get())
+    if cfg.experiment.get("seed") is not None:
+        models = run_seed_job(cfg, run_dir)["models"]
+        cal2, control = (models[m]["map50_95"] for m in ("CAL2", "CONTROL"))
+        diff = math.nan if cal2 is None or control is None else cal2 - control
+        print(f"seed {cfg.experiment.seed}: CAL2 - CONTROL mAP50-95 {diff:+.4f} (one seed)")
+        print(f"statistics over the finished seeds: python -m experiments.report {run_dir}")
+        return diff
+    metrics = run_experiment(cfg, run_dir)
     diff = metrics["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
     print(f"CAL2 - CONTROL mAP50-95: {diff['mean']:+.4f} (95% CI {diff['ci95']}), {diff['direction']}")
     return diff["mean"]

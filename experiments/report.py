@@ -39,11 +39,15 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
 Bands are easy | medium | hard | failed. mAP-type numbers and precision / recall are fractions in [0, 1]:
 the prose shows them in points (x100, 1 decimal), tables with 3 decimals; boosts are ratios shown as
 "1.23x". Any None / nan prints as "n/a".
+
+``python -m experiments.report RUN_FOLDER`` (:func:`main`) writes both from a run folder's finished seeds.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -52,6 +56,7 @@ import numpy as np
 from experiments import plots
 from experiments.plots import MODELS, SAMPLE_BANDS, SampleImage, ci_bounds, number
 from experiments.report_format import (
+    RULES,
     cell,
     count,
     decimal,
@@ -62,12 +67,13 @@ from experiments.report_format import (
     n_values,
     points,
     ratio,
+    rule_name,
     seed_mean,
     table,
     table_fmt,
 )
 
-__all__ = ["SampleImage", "verdict_sentence", "write_report"]
+__all__ = ["SampleImage", "main", "verdict_sentence", "write_report"]
 
 PAIRS: tuple[str, ...] = ("CAL2-CONTROL", "CAL2-CAL1", "CONTROL-CAL1")
 METRIC_NAMES = {
@@ -143,29 +149,13 @@ def _ordering_sentence(metrics: Mapping, metric: str) -> str:
     )
 
 
-# selection class (as metrics.json stores it) -> (short name, what GT2 is)
-RULES = {
-    "DifficultySelection": ("difficulty", "pool images rated medium, hard or failed"),
-    "TopKSelection": ("top score", "the pool images with the highest uncertainty score"),
-    "BoxCountSelection": ("most boxes", "the pool images with the most auto-labeled boxes; no uncertainty"),
-    "RandomSelection": ("random", "a random pool draw; no uncertainty"),
-    "OracleSelection": ("oracle", "the pool images ranked by the hidden truth: a ceiling, not a strategy"),
-}
-RULES["difficulty"] = RULES["DifficultySelection"]
-
-
-def _rule_name(rule: str) -> str:
-    """The short name of a selection rule as metrics.json stores it (its class name); unknown ones as is."""
-    return RULES[rule][0] if rule in RULES else rule
-
-
 # --- sections ---------------------------------------------------------------------------------------
 def _setup(metrics: Mapping) -> list[str]:
     exp = metrics.get("experiment") or {}
     seeds = list(exp.get("seeds") or (metrics.get("per_seed") or {}).keys())
     rule = exp.get("selection", "n/a")
     if rule in RULES:
-        rule = f"{_rule_name(rule)} (GT2 = {RULES[rule][1]})"
+        rule = f"{rule_name(rule)} (GT2 = {RULES[rule][1]})"
     one = (
         " One seed: no confidence intervals, so nothing below is a significance claim."
         if len(seeds) < 2
@@ -258,7 +248,7 @@ def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
 def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
     lines = ["## What was selected (mean over seeds)", ""]
-    rule = _rule_name(str(get(metrics, "experiment", "selection") or "the"))
+    rule = rule_name(str(get(metrics, "experiment", "selection") or "the"))
     pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
     rows = [
@@ -395,3 +385,26 @@ def write_report(
     report = out_dir / "report.md"
     report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m experiments.report RUN_FOLDER``: the statistics over a run folder's finished seeds,
+    written as the experiment writes them after its last seed (metrics.json, report.md, PNGs). For seeds
+    that ran as separate jobs (``experiment.seed``, e.g. a Hydra multirun); exit status 2 on bad input."""
+    parser = argparse.ArgumentParser(description="The statistics and report over a run's finished seeds.")
+    parser.add_argument("run_folder", type=Path, help="runs/gt2_vs_random/<experiment.name>")
+    args = parser.parse_args(argv)
+    # imported here: the folder's reader builds on this module (and loads the training stack)
+    from autolabel.yolo_format import DataError
+    from experiments.run_summary import report_folder
+
+    try:
+        metrics, report = report_folder(args.run_folder)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"{report}: {len(metrics['experiment']['seeds'])} seed(s) {metrics['experiment']['seeds']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -87,3 +87,19 @@ def hours(items: Sequence[Mapping], key: str) -> str:
     """Mean hand-labeling hours of ``item[key]["label_seconds"]``, 2 decimals."""
     seconds = seed_mean(items, key, "label_seconds")
     return "n/a" if math.isnan(seconds) else f"{seconds / 3600:.2f}"
+
+
+# selection class (as metrics.json stores it) -> (short name, what GT2 is)
+RULES = {
+    "DifficultySelection": ("difficulty", "pool images rated medium, hard or failed"),
+    "TopKSelection": ("top score", "the pool images with the highest uncertainty score"),
+    "BoxCountSelection": ("most boxes", "the pool images with the most auto-labeled boxes; no uncertainty"),
+    "RandomSelection": ("random", "a random pool draw; no uncertainty"),
+    "OracleSelection": ("oracle", "the pool images ranked by the hidden truth: a ceiling, not a strategy"),
+}
+RULES["difficulty"] = RULES["DifficultySelection"]
+
+
+def rule_name(rule: str) -> str:
+    """The short name of a selection rule as metrics.json stores it (its class name); unknown ones as is."""
+    return RULES[rule][0] if rule in RULES else rule

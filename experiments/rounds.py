@@ -183,6 +183,39 @@ def run_round(
     }
 
 
+def round_zero(folder: SeedFolder) -> dict[str, Any]:
+    """Round 0 of both strategies: the seed's CAL1, trained on GT1 (from its model card)."""
+    card = folder.card
+    return {
+        "round": 0,
+        "labeled": len(folder.manifest.gt1),
+        "added": 0,
+        "added_boxes": 0,
+        "pool_labeled": [],
+        "weights": card["model"]["weights"],
+        **{key: card["evaluation"][key] for key in (*ROUND_METRICS, "operating_threshold")},
+    }
+
+
+def finished_rounds(folder: SeedFolder) -> dict[str, list[dict[str, Any]]] | None:
+    """A seed's finished rounds as :func:`run_rounds` returns them, read from its folder (nothing trained).
+
+    Each strategy's curve (round 0 first) stops before its first unfinished round; None when the seed
+    has finished no round.
+    """
+    base = folder.path / "rounds"
+    if not base.is_dir():
+        return None
+    start = round_zero(folder)
+    out = {}
+    for strategy in STRATEGIES:
+        curve = [{**start, "strategy": strategy}]
+        while (done := base / strategy / f"round_{len(curve)}" / "result.json").is_file():
+            curve.append(json.loads(done.read_text()))
+        out[strategy] = curve
+    return out if any(len(curve) > 1 for curve in out.values()) else None
+
+
 def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Every round of both strategies for ``cfg.seed``, from the finished seed in ``seed_dir``.
 
@@ -190,7 +223,7 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
     """
     rounds, budget = check_rounds(cfg)
     folder = SeedFolder(seed_dir, int(cfg.seed))
-    cal1_dir, card, split, names = folder.cal1, folder.card, folder.manifest, folder.names
+    cal1_dir, split, names = folder.cal1, folder.manifest, folder.names
     records = folder.pool_records
     pool_keys = [view_name(i, p) for i, p in enumerate(split.pool)]
     ctx = {
@@ -205,16 +238,7 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
         # round 1 reuses CAL1's pool labels when they cover the pool in its manifest order
         "cal1_records": records if [r.image for r in records] == pool_keys else None,
     }
-    evaluation = card["evaluation"]
-    start = {
-        "round": 0,
-        "labeled": len(split.gt1),
-        "added": 0,
-        "added_boxes": 0,
-        "pool_labeled": [],
-        "weights": card["model"]["weights"],
-        **{key: evaluation[key] for key in (*ROUND_METRICS, "operating_threshold")},
-    }
+    start = round_zero(folder)
     out: dict[str, list[dict[str, Any]]] = {}
     for strategy in STRATEGIES:
         curve = [{**start, "strategy": strategy}]

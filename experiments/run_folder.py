@@ -2,9 +2,12 @@
 
 Layout of ``runs/gt2_vs_random/<name>/`` (a :class:`RunFolder`)::
 
-    experiment_config.yaml     the settings, saved by the first run; later runs must match (seeds may grow)
+    experiment_config.yaml     the settings, saved by the first run (or job); later ones must match (seeds
+                               may grow): :func:`create_text_once` makes racing jobs agree on one
     metrics.json, report.md    statistics over seeds and the report (with its PNGs)
-    seed_<k>/                  a :class:`SeedFolder`
+    jobs/seed_<k>/             a multirun job's Hydra record and log (conf/hydra/experiment.yaml)
+    seed_<k>/                  a :class:`SeedFolder`, run by one job at a time (:func:`seed_lock`)
+        autolabel_job.lock     held by the job working there
         cal1/                  the train pipeline's whole run: manifest.csv, the training view data/,
                                weights.pt, model_card.json (written last), calibration.json, pool_labels/
         control/, cal2/        their ultralytics runs and weights
@@ -18,14 +21,19 @@ record is mapped back to its image through the seed's manifest (:meth:`SeedFolde
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from autolabel.job_lock import OutputLocked, output_lock
 from autolabel.records import ImageRecord, json_safe, read_folder_records
 from autolabel.split import Split, read_manifest
 from autolabel.structures import GroundTruth
@@ -133,6 +141,10 @@ class RunFolder:
     def seed(self, seed: int) -> SeedFolder:
         return SeedFolder(self.path / f"seed_{int(seed)}", seed)
 
+    def finished_seeds(self) -> list[SeedFolder]:
+        """The seed folders with a ``result.json``, by seed number."""
+        return [s for s in self.seeds() if (s.path / RESULT_FILE).is_file()]
+
     def seeds(self) -> list[SeedFolder]:
         """The seed folders present, by seed number."""
         found = []
@@ -174,3 +186,48 @@ def fresh_folder(folder: Path) -> Path:
 def write_json(path: Path, data: Any) -> None:
     """Strict JSON (nan -> null), written atomically."""
     write_text_atomic(path, json.dumps(json_safe(data), indent=2))
+
+
+def create_text_once(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless that file exists; True when this call wrote it.
+
+    Atomic: of jobs racing to create one file exactly one wins, and none reads it half-written (the text
+    goes to a temp file first, then is hard-linked to ``path``, which fails when ``path`` exists).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def seed_lock(seed_dir: Path) -> Iterator[None]:
+    """Hold a seed folder for the ``with`` block (created if needed), or raise DataError at once.
+
+    Jobs of different seeds share a run folder freely; a second job on the same seed at the same time
+    (one seed launched twice) would overwrite the first's models, so it is refused. The lock is an
+    ``flock`` (:func:`autolabel.job_lock.output_lock`): a killed job's lock never blocks a resume.
+    """
+    seed_dir = Path(seed_dir)
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(output_lock(seed_dir))
+        except OutputLocked as exc:
+            who = f"pid {exc.holder.get('pid')} on host {exc.holder.get('host')}" if exc.holder else "a job"
+            raise DataError(
+                f"{seed_dir} is being run by another job ({who}); a seed runs in one job at a time: "
+                "wait for it, or leave that seed out of this command"
+            ) from None
+        yield

@@ -101,6 +101,51 @@ def trained_run(tmp_path_factory, demo_smoke):
     return run_dir, card, list(attempts)
 
 
+@contextlib.contextmanager
+def one_torch_thread():
+    """Train and predict with one torch thread inside (``AUTOLABEL_THREADS=1``; torch's count is restored).
+
+    Results depend on the thread count (float sums split over threads), so runs compared number for
+    number use the same count: one, as each of two parallel seed jobs on two cores does.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AUTOLABEL_THREADS", "1")
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def single_thread():
+    """The test runs with one torch thread (:func:`one_torch_thread`)."""
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def learning_run(tmp_path_factory):
+    """`experiment=smoke` as shipped (2 seeds of the shapes set, one after another) into a fresh run folder.
+
+    Shared by the smoke tests and the launcher test, which runs the same seeds as parallel jobs of one
+    thread each; so this run has one thread too (:func:`one_torch_thread`; on this tiny model it costs
+    little). Returns (config, run folder, metrics).
+    """
+    from hydra import compose, initialize_config_dir
+
+    from experiments.experiment import run_experiment
+
+    data = tmp_path_factory.mktemp("shapes") / "set"
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="gt2_vs_random", overrides=["experiment=smoke", f"data.root={data}"])
+    run_dir = tmp_path_factory.mktemp("smoke_learns")
+    with one_torch_thread():
+        return cfg, run_dir, run_experiment(cfg, run_dir)
+
+
 @pytest.fixture(scope="session")
 def weak_detector(trained_run):
     """The tiny trained model at a very low confidence: a 3-epoch model keeps few boxes above that."""

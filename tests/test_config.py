@@ -64,7 +64,9 @@ def test_every_app_uses_the_shared_hydra_block():
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose(config_name=app, overrides=REQUIRED.get(app, []), return_hydra_config=True)
         sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
-        assert cfg.hydra.job.chdir is False and sweep["subdir"] == "${hydra.job.num}"
+        # the experiment's multirun jobs share its run folder, each job's Hydra record in its seed's subdir
+        subdir = "jobs/seed_${experiment.seed}" if app == "gt2_vs_random" else "${hydra.job.num}"
+        assert cfg.hydra.job.chdir is False and sweep["subdir"] == subdir
     assert compose_app("gt2_vs_random", ["experiment=oracle"]).experiment.name == "oracle"
 
 

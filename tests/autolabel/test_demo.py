@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ import yaml
 from autolabel import demo
 from autolabel.demo import CLASS_NAMES, generate_demo
 from autolabel.structures import box_iou
+from autolabel.synthetic import generate_once
 
 N_BIG = 150
 
@@ -160,6 +162,22 @@ def test_cache_reuses_and_regenerates(tmp_path):
     assert len(list((out / "images").iterdir())) == 6
     assert json.loads((out / "demo.json").read_text())["n_images"] == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"], "temporary or old folders left behind"
+
+
+def test_jobs_asking_for_one_set_at_once_build_it_once(tmp_path):
+    """The seeds of a multirun start together on a fresh cache: one builds the set, the others reuse it."""
+    out, built = tmp_path / "set", []
+
+    def write(tmp, final):
+        built.append(tmp)
+        time.sleep(0.2)  # the others ask meanwhile
+        (tmp / "data.yaml").write_text(f"path: {final}\n")
+        (tmp / "set.json").write_text(json.dumps({"n": 1}))
+
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: generate_once(out, {"n": 1}, write, marker="set.json"), range(3)))
+    assert paths == [out / "data.yaml"] * 3 and len(built) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"], "temporary or old folders left behind"
 
 
 def test_refuses_non_demo_folder(tmp_path):

@@ -10,6 +10,8 @@ from autolabel.yolo_format import DataError
 from experiments import rounds as rounds_module
 from experiments.experiment import run_experiment
 from experiments.rounds import check_rounds, label_savings, summarize_rounds
+from experiments.run_summary import report_folder
+from studies.same_results import without_timings
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -108,6 +110,9 @@ def test_rounds_end_to_end_and_resume(tmp_path, demo_smoke, monkeypatch):
     assert "rounds" in metrics["stage_seconds"]
     report = (tmp_path / "report.md").read_text()
     assert "## Rounds" in report and (tmp_path / "rounds.png").is_file()
+    sequential = json.loads((tmp_path / "metrics.json").read_text())
+    report_folder(tmp_path)  # the report step reads the same rounds back from the folder
+    assert without_timings(json.loads((tmp_path / "metrics.json").read_text())) == without_timings(sequential)
 
     (tmp_path / "seed_0" / "rounds" / "random" / "round_2" / "result.json").unlink()  # interrupted
     calls = []

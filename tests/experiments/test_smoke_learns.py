@@ -1,29 +1,19 @@
 """The smoke study learns: on the tiny shapes set CAL1 is worth reviewing, and the experiment, its report
-and a resume are checked on figures that differ between models, not on zeros."""
+and a resume are checked on figures that differ between models, not on zeros. The run is the session's
+``learning_run`` (tests/conftest.py)."""
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 from experiments.experiment import run_experiment
+from experiments.report import FIGURES
+from experiments.report import main as report_main
 from experiments.results_doc import results_document
 from studies.same_results import compare_runs
 
 pytestmark = pytest.mark.slow
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
-@pytest.fixture(scope="module")
-def learning_run(tmp_path_factory):
-    """`experiment=smoke` as shipped (2 seeds of the shapes set), into a fresh run folder."""
-    data = tmp_path_factory.mktemp("shapes") / "set"
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="gt2_vs_random", overrides=["experiment=smoke", f"data.root={data}"])
-    run_dir = tmp_path_factory.mktemp("smoke_learns")
-    return cfg, run_dir, run_experiment(cfg, run_dir)
 
 
 def per_seed(metrics, model, key):
@@ -60,6 +50,7 @@ def test_the_report_shows_the_metrics_figures(learning_run):
         assert f"| {model} | {mean:.3f}" in report
 
 
+@pytest.mark.usefixtures("single_thread")  # as learning_run was made
 def test_a_resumed_seed_gives_the_same_results(learning_run, tmp_path):
     cfg, run_dir, _ = learning_run
     again = tmp_path / "again"
@@ -68,6 +59,25 @@ def test_a_resumed_seed_gives_the_same_results(learning_run, tmp_path):
     shutil.rmtree(again / "seed_1" / "cal2")
     run_experiment(cfg, again)
     assert compare_runs(run_dir, again) == []
+
+
+def without_time(report: str) -> str:
+    return report.split("## Time (seconds)")[0]
+
+
+def test_the_report_step_writes_the_same_results_from_the_folder(learning_run, tmp_path, capsys):
+    """`python -m experiments.report RUN`, from the seed folders alone, writes the sequential run's files."""
+    _, run_dir, _ = learning_run
+    again = tmp_path / "again"
+    shutil.copytree(run_dir, again, symlinks=True)
+    for name in ("metrics.json", "report.md", *FIGURES):
+        (again / name).unlink(missing_ok=True)
+    report_main([str(again)])
+    assert "2 seed(s) [0, 1]" in capsys.readouterr().out
+    assert compare_runs(run_dir, again) == []
+    assert sorted(p.name for p in again.glob("*.png")) == sorted(p.name for p in run_dir.glob("*.png"))
+    report = without_time((again / "report.md").read_text())
+    assert report == without_time((run_dir / "report.md").read_text()) and "## Verdict" in report
 
 
 def test_the_results_document_is_generated_from_the_run_folder(learning_run, tmp_path):
