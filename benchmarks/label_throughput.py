@@ -7,7 +7,8 @@ Both sides use the same batch size, image size, confidence and torch thread coun
 predictor drops torch to cpu_count - 1 threads; that setting is printed too, for reference). Each side
 runs ``--repeats`` times, alternating, and the best time of each is kept. The job writes everything it
 normally writes (YOLO txt, JSONL with probability vectors, COCO). Last line:
-``label_throughput_ratio=<job images/s / bare predict images/s>``.
+``label_throughput_ratio=<job images/s / bare predict images/s>``; the line before it gives the same ratio for
+the job with ``uncertainty=mc_dropout`` (T = 10 head passes, default scorer).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import cv2
 
 from autolabel.detector import Detector  # configures ultralytics offline before importing it
-from autolabel.job import plain_predict, run_label_job
+from autolabel.job import PredictFn, plain_predict, run_label_job
 from autolabel.offline import torch_threads
 from benchmarks.common import untrained_weights
 
@@ -54,9 +55,24 @@ def bare_predict(
     return time.perf_counter() - start
 
 
-def job_seconds(weights: Path, source: Path, out: Path, *, imgsz: int, batch: int, conf: float) -> float:
+def mc_predict(detector: Detector) -> PredictFn:
+    """The default ``uncertainty=mc_dropout`` stage's predictor (conf/uncertainty/mc_dropout.yaml)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    stage = instantiate(
+        OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/uncertainty/mc_dropout.yaml")
+    )
+    return stage.predictor(detector)
+
+
+def job_seconds(
+    weights: Path, source: Path, out: Path, *, imgsz: int, batch: int, conf: float, mc: bool = False
+) -> float:
     detector = Detector(weights, imgsz=imgsz, conf=conf)
-    detector.predict([cv2.imread(str(next(source.iterdir())))])  # warm-up
+    predict = mc_predict(detector) if mc else plain_predict(detector.predict)
+    first = next(source.iterdir())
+    predict([cv2.imread(str(first))], [first.name])  # warm-up
     meta = {
         "weights": str(weights),
         "source": str(source),
@@ -67,7 +83,7 @@ def job_seconds(weights: Path, source: Path, out: Path, *, imgsz: int, batch: in
     }
     start = time.perf_counter()
     run_label_job(
-        predict=plain_predict(detector.predict),
+        predict=predict,
         names=detector.names,
         source=source,
         output=out,
@@ -92,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         source.mkdir()
         for p in paths:
             os.symlink(p, source / p.name)
-        bare, job = [], []
+        bare, job, job_mc = [], [], []
         for k in range(args.repeats):
             bare.append(
                 bare_predict(
@@ -104,12 +120,25 @@ def main(argv: list[str] | None = None) -> None:
                     weights, source, tmp_path / f"out{k}", imgsz=args.imgsz, batch=args.batch, conf=args.conf
                 )
             )
+            job_mc.append(
+                job_seconds(
+                    weights,
+                    source,
+                    tmp_path / f"mc{k}",
+                    imgsz=args.imgsz,
+                    batch=args.batch,
+                    conf=args.conf,
+                    mc=True,
+                )
+            )
     n = len(paths)
-    bare_ips, job_ips = n / min(bare), n / min(job)
+    bare_ips, job_ips, mc_ips = n / min(bare), n / min(job), n / min(job_mc)
     print(f"images={n} imgsz={args.imgsz} batch={args.batch} conf={args.conf} torch_threads={threads}")
     print(f"weights={'untrained yolov8n.yaml' if args.weights is None else args.weights}")
     print(f"bare_predict_s={[round(t, 2) for t in bare]} images_per_s={bare_ips:.1f}")
     print(f"label_job_s={[round(t, 2) for t in job]} images_per_s={job_ips:.1f}")
+    print(f"label_job_mc_dropout_s={[round(t, 2) for t in job_mc]} images_per_s={mc_ips:.1f}")
+    print(f"label_throughput_mc_ratio={mc_ips / bare_ips:.3f}")
     print(f"label_throughput_ratio={job_ips / bare_ips:.3f}")
 
 
