@@ -270,6 +270,7 @@ def check_evaluate_settings(cfg: DictConfig) -> None:
     check_device(_value(cfg, "device"))
     check_size(cfg, "split.val")
     check_size(cfg, "split.gt1")
+    _check_instantiates(cfg, "cost")
     check_uncertainty_settings(cfg)
     if cfg.threshold is None:
         check_card_threshold(weights, key="threshold")

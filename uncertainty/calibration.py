@@ -2,13 +2,13 @@
 
 On a validation set, an image *needs correction* (label 1) when its auto-labels have any false positive,
 false negative or wrong class. ``calibrate`` fits the correction rate as a non-decreasing function of the
-score (isotonic regression, pool-adjacent-violators) and cuts three score bands where the fitted rate
+score (scikit-learn's isotonic regression) and cuts three score bands where the fitted rate
 crosses ``levels``::
 
     easy: score < cutoffs[0]      medium: cutoffs[0] <= score < cutoffs[1]      hard: cutoffs[1] <= score
 
-The fitted curve is the PAVA step fit evaluated at the calibration scores, linearly interpolated between
-them and clamped at the ends; a cutoff is where that interpolated curve first reaches its level, so an
+The fitted curve is the isotonic fit at the calibration scores, linearly interpolated between them and
+clamped at the ends; a cutoff is where that interpolated curve first reaches its level, so an
 image is medium or hard exactly when its ``p_needs_correction`` reaches ``levels[0]`` or ``levels[1]``.
 
 When the fit cannot be trusted (fewer than ``min_images`` scored images, a single outcome, or a flat
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from autolabel.records import BANDS, FAILED  # the band names, defined once with the record
 
@@ -42,50 +44,43 @@ METHODS = ("isotonic", "quantile")
 
 
 # --- isotonic regression ----------------------------------------------------------------------------
+def _isotonic_model(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, IsotonicRegression]:
+    """The sorted unique x (U,) and scikit-learn's fit of y on the rank of x among them (0 .. U-1): the
+    fit depends only on the order of x, and integer ranks keep scikit-learn from pooling x within 1e-15.
+    """
+    x, y = _finite_1d(x, "x"), _finite_1d(y, "y")
+    w = np.ones_like(x) if weights is None else _finite_1d(weights, "weights")
+    if y.shape != x.shape or w.shape != x.shape:
+        raise ValueError(f"x, y and weights must have the same length, got {x.shape}, {y.shape}, {w.shape}")
+    if np.any(w <= 0):
+        raise ValueError("weights must be > 0")
+    unique_x, rank = np.unique(x, return_inverse=True)
+    model = IsotonicRegression(increasing=True, out_of_bounds="clip")
+    return unique_x, model.fit(rank.astype(np.float64), y, sample_weight=w)
+
+
 def isotonic_fit(
     x: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least-squares non-decreasing fit of y on x (pool-adjacent-violators).
+    """Weighted least-squares non-decreasing fit of y on x (``sklearn.isotonic.IsotonicRegression``).
 
     x, y: (K,) finite floats (for calibration y is 0/1); weights: (K,) finite and > 0, default all 1.
     Returns (knots_x, knots_y), both (U,) float64: the sorted unique x (points with equal x are pooled
-    into their weighted mean first) and the non-decreasing fitted value at each. O(K log K) for the sort,
-    then O(U) amortised for the pooling.
+    into their weighted mean first) and the non-decreasing fitted value at each.
     """
-    x = _finite_1d(x, "x")
-    y = _finite_1d(y, "y")
-    if y.shape != x.shape:
-        raise ValueError(f"x and y must have the same length, got {x.shape} and {y.shape}")
-    w = np.ones_like(x) if weights is None else _finite_1d(weights, "weights")
-    if w.shape != x.shape:
-        raise ValueError(f"weights must have the same length as x, got {w.shape} and {x.shape}")
-    if np.any(w <= 0):
-        raise ValueError("weights must be > 0")
-    knots_x, inverse = np.unique(x, return_inverse=True)
-    w_sum = np.bincount(inverse, weights=w, minlength=len(knots_x))
-    wy_sum = np.bincount(inverse, weights=w * y, minlength=len(knots_x))
-    # Stack of blocks (total weight, weighted sum of y, number of knots); adjacent blocks whose means
-    # decrease are merged until the block means are non-decreasing.
-    blocks: list[list[float]] = []
-    for bw, bwy in zip(w_sum.tolist(), wy_sum.tolist(), strict=True):
-        blocks.append([bw, bwy, 1])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][0] > blocks[-1][1] / blocks[-1][0]:
-            top = blocks.pop()
-            blocks[-1] = [blocks[-1][0] + top[0], blocks[-1][1] + top[1], blocks[-1][2] + top[2]]
-    means = np.array([b[1] / b[0] for b in blocks], dtype=np.float64)
-    counts = np.array([b[2] for b in blocks], dtype=np.int64)
-    return knots_x, np.repeat(means, counts)
+    knots_x, model = _isotonic_model(x, y, weights)
+    return knots_x, model.predict(np.arange(len(knots_x), dtype=np.float64))
 
 
 def isotonic_predict(knots_x: np.ndarray, knots_y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Evaluate a fitted curve: linear between knots, constant beyond the first and last knot.
 
     knots_x: (U,) increasing; knots_y: (U,); x: (K,) float. Returns (K,) float64; nan where x is nan
-    (and everywhere when there are no knots).
+    (and everywhere when there are no knots). ``IsotonicRegression.predict``'s curve, from stored knots.
     """
-    kx = np.asarray(knots_x, dtype=np.float64)
-    ky = np.asarray(knots_y, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
+    kx, ky, x = (np.asarray(a, dtype=np.float64) for a in (knots_x, knots_y, x))
     if kx.shape != ky.shape or kx.ndim != 1:
         raise ValueError(f"knots_x and knots_y must be 1-D of equal length, got {kx.shape} and {ky.shape}")
     if len(kx) == 0:
@@ -237,7 +232,9 @@ def calibrate(
         return fallback(f"only {n} images (< min_images={min_images})")
     if n_pos in (0, n):
         return fallback(f"all {n} images have needs_correction={int(n_pos == n)}")
-    kx, ky = _drop_flat_interiors(*isotonic_fit(s, y.astype(np.float64)))
+    # The model's thresholds keep only the two ends of each flat run: the same interpolated curve.
+    unique_s, model = _isotonic_model(s, y.astype(np.float64), None)
+    kx, ky = unique_s[model.X_thresholds_.astype(np.int64)], model.y_thresholds_
     if ky[0] == ky[-1]:
         return fallback(f"isotonic fit on {n} images is flat (rate {ky[0]:.3g} everywhere)")
     cutoffs = (_crossing(kx, ky, lv[0]), _crossing(kx, ky, lv[1]))
@@ -264,37 +261,28 @@ def calibrate(
 
 # --- evaluation metrics -----------------------------------------------------------------------------
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve of scores ranking label-1 images above label-0 ones.
+    """Area under the ROC curve of scores ranking label-1 images above label-0 ones (``roc_auc_score``).
 
-    scores: (K,) float, nan dropped with their labels; labels: (K,) bool or 0/1. Mann-Whitney U with
-    average ranks for ties (a tied positive/negative pair counts 1/2). nan when either class is absent.
+    scores: (K,) float, nan dropped with their labels; labels: (K,) bool or 0/1. A tied positive/negative
+    pair counts 1/2. nan when either class is absent (the AUROC is undefined).
     """
     s, y = _paired(scores, labels, "scores")
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return math.nan
-    ranks = _average_ranks(s)
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    return float(roc_auc_score(y, s))
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     """Average precision of scores retrieving label-1 images, highest score first.
 
-    scores: (K,) float, nan dropped with their labels; labels: (K,) bool or 0/1. The mean, over positives,
-    of the precision at the positive's rank, where tied scores form one rank (every image of the tie
-    group counts): sum over score groups g of tp_g * precision(top through g) / n_pos. nan if no positive.
+    scores: (K,) float, nan dropped with their labels; labels: (K,) bool or 0/1. ``average_precision_score``:
+    sum over score groups g (tied scores form one rank) of recall gained at g times precision through g.
+    nan if no positive.
     """
     s, y = _paired(scores, labels, "scores")
-    n_pos = int(y.sum())
-    if n_pos == 0:
+    if not y.any():
         return math.nan
-    values, inverse = np.unique(-s, return_inverse=True)  # groups in descending score order
-    tp = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(values))
-    count = np.bincount(inverse, minlength=len(values))
-    precision = np.cumsum(tp) / np.cumsum(count)
-    return float((tp * precision).sum() / n_pos)
+    return float(average_precision_score(y, s))
 
 
 def expected_calibration_error(p: np.ndarray, labels: np.ndarray, *, bins: int = DEFAULT_ECE_BINS) -> float:
@@ -390,15 +378,6 @@ def _observed_rates(s: np.ndarray, y: np.ndarray, cutoffs: tuple[float, float]) 
     return rates[0], rates[1], rates[2]
 
 
-def _drop_flat_interiors(kx: np.ndarray, ky: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep only the two ends of each constant run: the interpolated curve is unchanged."""
-    if len(kx) <= 2:
-        return kx, ky
-    interior = (ky[1:-1] == ky[:-2]) & (ky[1:-1] == ky[2:])
-    keep = np.concatenate([[True], ~interior, [True]])
-    return kx[keep], ky[keep]
-
-
 def _crossing(kx: np.ndarray, ky: np.ndarray, level: float) -> float:
     """Smallest x where the interpolated non-decreasing curve reaches level (-inf / +inf outside it)."""
     if ky[0] >= level:
@@ -408,13 +387,6 @@ def _crossing(kx: np.ndarray, ky: np.ndarray, level: float) -> float:
     j = int(np.argmax(ky >= level))  # j >= 1 and ky[j - 1] < level <= ky[j]
     frac = (level - ky[j - 1]) / (ky[j] - ky[j - 1])
     return float(min(kx[j - 1] + frac * (kx[j] - kx[j - 1]), kx[j]))
-
-
-def _average_ranks(s: np.ndarray) -> np.ndarray:
-    """1-based ranks of s ascending, tied values sharing the mean of their ranks."""
-    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    last = np.cumsum(counts)  # 1-based rank of each group's last member
-    return ((last - counts + 1 + last) / 2.0)[inverse]
 
 
 def _encode_float(v: float) -> float | str | None:

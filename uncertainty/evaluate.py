@@ -1,8 +1,11 @@
 """``python -m uncertainty.evaluate weights=PATH``: measure the uncertainty scores on labeled data.
 
 Scores VAL and ``eval_split`` (POOL by default, whose truth stays hidden from training) as if unlabeled,
-calibrates each method on VAL and measures it on ``eval_split`` (see :mod:`uncertainty.evaluation`).
-Prints a table and writes ``uncertainty_eval.json`` into the run folder. The split comes from the
+calibrates each method on VAL and measures it on ``eval_split`` at two levels: per image ("needs
+correction" AUROC, Spearman with the correction seconds of the cost model ``cost``, correction rate per
+band; :mod:`uncertainty.evaluation`) and per box (AUROC of each per-box measure for telling a wrong
+auto-label from a correct one; :mod:`uncertainty.box_evaluation`). Prints both tables and writes
+``uncertainty_eval.json`` into the run folder. The split comes from the
 ``manifest.csv`` beside the weights when there is one (the split the model was trained with), else from
 ``data`` / ``split`` / ``seed`` like the train app.
 
@@ -31,8 +34,9 @@ from autolabel.settings_check import check_evaluate_settings
 from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
+from uncertainty.box_evaluation import evaluate_boxes, match_outcomes, score_paths_with_boxes, stack_measures
 from uncertainty.difficulty import correction_labels, score_paths
-from uncertainty.evaluation import evaluate_methods, table
+from uncertainty.evaluation import evaluate_methods, report
 
 log = logging.getLogger("uncertainty.evaluate")
 
@@ -58,20 +62,37 @@ def main(cfg: DictConfig) -> float | None:
     if "score" not in stage.provides:
         raise DataError("uncertainty.evaluate measures uncertainty scores: use uncertainty=mc_dropout")
     labeler = stage.predictor(detector)
+    cost = instantiate(cfg.cost)
     n_classes = len(detector.names)
-    sets = {}
-    for name in ("val", cfg.eval_split):
-        paths = split[name]
-        scored = score_paths(labeler, paths, batch=cfg.batch, desc=name)
-        truths = [load_truth(p, num_classes=n_classes) for p in paths]
-        sets[name] = (scored, correction_labels(scored, truths))
+    paths = split[cfg.eval_split]
+    box_scored = score_paths_with_boxes(labeler, paths, batch=cfg.batch, desc=cfg.eval_split)
+    test = [(det, fields) for det, fields, _ in box_scored]
+    outcomes = match_outcomes(
+        [det for det, _ in test], [load_truth(p, num_classes=n_classes) for p in paths], cost=cost
+    )
+    if cfg.eval_split == "val":
+        val, val_labels = test, outcomes.needs_correction
+    else:
+        val = score_paths(labeler, split["val"], batch=cfg.batch, desc="val")
+        val_labels = correction_labels(val, [load_truth(p, num_classes=n_classes) for p in split["val"]])
     cal = cfg.uncertainty.calibration
     result = evaluate_methods(
-        *sets["val"],
-        *sets[cfg.eval_split],
+        val,
+        val_labels,
+        test,
+        outcomes.needs_correction,
         levels=tuple(cal.levels),
         min_images=cal.min_images,
         require_split=cal.require_split,
+        seed=cfg.seed,
+        test_seconds=outcomes.seconds,
+        split=cfg.eval_split,
+    )
+    result["boxes"] = evaluate_boxes(
+        stack_measures([m for _, _, m in box_scored]),
+        outcomes.tp,
+        outcomes.wrong_class,
+        split=cfg.eval_split,
         seed=cfg.seed,
     )
     result.update(
@@ -81,14 +102,11 @@ def main(cfg: DictConfig) -> float | None:
             "calibrated_on": "val",
             "evaluated_on": cfg.eval_split,
             "uncertainty": OmegaConf.to_container(cfg.uncertainty, resolve=True),
+            "cost": OmegaConf.to_container(cfg.cost, resolve=True),
         }
     )
     (run_dir / "uncertainty_eval.json").write_text(json.dumps(json_safe(result), indent=2))
-    print(
-        f"{result['n_images']} {cfg.eval_split} images, {result['n_failed']} failed, "
-        f"{result['needs_correction_rate']:.2f} need correction; calibrated on val"
-    )
-    print(table(result))
+    print(report(result))
     log.info("wrote %s", run_dir / "uncertainty_eval.json")
     return result["methods"]["mc"]["auroc"]
 
