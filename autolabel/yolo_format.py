@@ -413,6 +413,20 @@ def write_text_atomic(path: Path, text: str) -> None:
     A reader never sees a half-written file; a crash leaves the old file (or none). Creates parent folders.
     """
     path = Path(path)
+    tmp = write_temp_beside(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def write_temp_beside(path: Path, text: str) -> str:
+    """UTF-8 ``text`` in a new, fsynced temp file in ``path``'s folder (created); returns the temp's path.
+
+    The caller moves it into place (``os.replace``, or ``os.link`` to create a file only once).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -421,8 +435,8 @@ def write_text_atomic(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; labels are shared data
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+    return tmp

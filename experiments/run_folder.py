@@ -26,7 +26,6 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from autolabel.records import ImageRecord, json_safe, read_folder_records
 from autolabel.split import Split, read_manifest
 from autolabel.structures import GroundTruth
 from autolabel.views import load_truth, view_name
-from autolabel.yolo_format import DataError, write_text_atomic
+from autolabel.yolo_format import DataError, write_temp_beside, write_text_atomic
 
 CONFIG_FILE = "experiment_config.yaml"  # a run folder's settings, saved by its first run
 RESULT_FILE = "result.json"  # a seed's figures, written last
@@ -194,15 +193,8 @@ def create_text_once(path: Path, text: str) -> bool:
     Atomic: of jobs racing to create one file exactly one wins, and none reads it half-written (the text
     goes to a temp file first, then is hard-linked to ``path``, which fails when ``path`` exists).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = write_temp_beside(Path(path), text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.link(tmp, path)
         return True
     except FileExistsError:
