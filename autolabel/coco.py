@@ -178,15 +178,17 @@ def read_coco(path: Path) -> tuple[list[str], list[CocoImage]]:
     headers = []
     for k, im in enumerate(data["images"]):
         where = f"{path}: images[{k}]"
-        image_id = _int_field(im, "id", where)
+        image_id = json_int_field(im, "id", where)
         if image_id in image_index:
             raise DataError(f"{where}: duplicate image id {image_id}")
         image_index[image_id] = k
-        file_name = _field(im, "file_name", where)
+        file_name = json_field(im, "file_name", where)
         if not isinstance(file_name, str):
             raise DataError(f"{where}: 'file_name' must be a string, got {file_name!r}")
         extra = {k: v for k, v in im.items() if k not in RESERVED_KEYS}
-        headers.append((file_name, _int_field(im, "width", where), _int_field(im, "height", where), extra))
+        headers.append(
+            (file_name, json_int_field(im, "width", where), json_int_field(im, "height", where), extra)
+        )
 
     anns = data["annotations"]
     has_score = any(isinstance(a, dict) and "score" in a for a in anns)
@@ -194,18 +196,20 @@ def read_coco(path: Path) -> tuple[list[str], list[CocoImage]]:
     per_image: list[list[tuple]] = [[] for _ in headers]
     for k, ann in enumerate(anns):
         where = f"{path}: annotations[{k}]"
-        image_id = _int_field(ann, "image_id", where)
+        image_id = json_int_field(ann, "image_id", where)
         if image_id not in image_index:
             raise DataError(f"{where}: unknown image_id {image_id}")
-        category_id = _int_field(ann, "category_id", where)
+        category_id = json_int_field(ann, "category_id", where)
         if not 1 <= category_id <= len(names):
             raise DataError(f"{where}: unknown category_id {category_id} (categories are 1..{len(names)})")
-        bbox = _numbers(_field(ann, "bbox", where), where, "bbox", length=4)
+        bbox = _numbers(json_field(ann, "bbox", where), where, "bbox", length=4)
         x, y, w, h = bbox
         if w < 0 or h < 0:
             raise DataError(f"{where}: bbox width and height must be >= 0, got {bbox}")
-        score = _score(_field(ann, "score", where), where) if has_score else 0.0
-        probs = _numbers(_field(ann, "probs", where), where, "probs", length=len(names)) if has_probs else []
+        score = _score(json_field(ann, "score", where), where) if has_score else 0.0
+        probs = (
+            _numbers(json_field(ann, "probs", where), where, "probs", length=len(names)) if has_probs else []
+        )
         per_image[image_index[image_id]].append(([x, y, x + w, y + h], category_id - 1, score, probs))
 
     images = []
@@ -233,8 +237,8 @@ def _read_categories(path: Path, categories: list) -> list[str]:
     by_id: dict[int, str] = {}
     for k, cat in enumerate(categories):
         where = f"{path}: categories[{k}]"
-        cat_id = _int_field(cat, "id", where)
-        name = _field(cat, "name", where)
+        cat_id = json_int_field(cat, "id", where)
+        name = json_field(cat, "name", where)
         if cat_id in by_id:
             raise DataError(f"{where}: duplicate category id {cat_id}")
         by_id[cat_id] = str(name)
@@ -245,18 +249,20 @@ def _read_categories(path: Path, categories: list) -> list[str]:
     return [by_id[i] for i in range(1, len(by_id) + 1)]
 
 
-def _field(record: object, key: str, where: str) -> object:
+def json_field(record: object, key: str, where: str, *, error: type[DataError] = DataError) -> object:
+    """``record[key]`` of a parsed JSON object; ``error`` naming ``where`` if no object or no such key."""
     if not isinstance(record, dict):
-        raise DataError(f"{where}: must be an object, got {type(record).__name__}")
+        raise error(f"{where}: must be an object, got {type(record).__name__}")
     if key not in record:
-        raise DataError(f"{where}: missing key {key!r}")
+        raise error(f"{where}: missing key {key!r}")
     return record[key]
 
 
-def _int_field(record: object, key: str, where: str) -> int:
-    value = _field(record, key, where)
+def json_int_field(record: object, key: str, where: str, *, error: type[DataError] = DataError) -> int:
+    """``record[key]`` as an int (bools refused); ``error`` naming ``where`` otherwise."""
+    value = json_field(record, key, where, error=error)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DataError(f"{where}: {key!r} must be an integer, got {value!r}")
+        raise error(f"{where}: {key!r} must be an integer, got {value!r}")
     return value
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from autolabel.annotations import ExportError, ReviewedImage, check_class_names
+from autolabel.coco import json_field, json_int_field
 
 
 def read_coco_reviewed(path: str | Path, *, names: Sequence[str]) -> list[ReviewedImage]:
@@ -118,18 +119,11 @@ def read_coco_reviewed(path: str | Path, *, names: Sequence[str]) -> list[Review
 
 
 def _get(entry: object, key: str, where: str) -> object:
-    if not isinstance(entry, dict):
-        raise ExportError(f"{where}: must be an object, got {type(entry).__name__}")
-    if key not in entry:
-        raise ExportError(f"{where}: missing key {key!r}")
-    return entry[key]
+    return json_field(entry, key, where, error=ExportError)
 
 
 def _int(entry: object, key: str, where: str) -> int:
-    value = _get(entry, key, where)
-    if not _is_int(value):
-        raise ExportError(f"{where}: {key!r} must be an integer, got {value!r}")
-    return int(value)  # type: ignore[arg-type]
+    return json_int_field(entry, key, where, error=ExportError)
 
 
 def _is_int(value: object) -> bool:

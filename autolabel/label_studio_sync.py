@@ -20,10 +20,9 @@ from typing import Any
 
 from autolabel.batch_exports import batch_root
 from autolabel.human_labels import REVIEWS, ImportReport, import_reviewed
-from autolabel.job import MARKER
 from autolabel.label_studio_api import LabelStudio, LabelStudioError
 from autolabel.label_studio_format import labeling_config, ls_prediction, read_label_studio_json
-from autolabel.picks import read_picks
+from autolabel.picks import job_source, read_picks
 from autolabel.records import read_folder_records
 from autolabel.yolo_format import DataError, write_text_atomic
 
@@ -63,7 +62,7 @@ def ensure_project(client: LabelStudio, title: str, names: Sequence[str]) -> int
 def current_records(batch: dict[str, Any]) -> dict[str, Any]:
     """Real image path -> record of the auto-label folder the batch was picked from (the new model's)."""
     labels = Path(batch["labels"])
-    source = Path(json.loads((labels / MARKER).read_text())["source"])
+    source = job_source(labels)
     return {str((source / r.image).resolve()): r for r in read_folder_records(labels) if r.ok}
 
 

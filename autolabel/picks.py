@@ -60,12 +60,17 @@ class Pick:
         return json_safe(asdict(self))
 
 
-def job_source(folder: Path) -> Path:
-    """The image folder an auto-label output folder was made from (its ``autolabel_job.json``)."""
+def read_job(folder: Path) -> dict[str, Any]:
+    """The settings an auto-label output folder was written with (its ``autolabel_job.json``)."""
     marker = folder / JOB_MARKER
     if not marker.is_file():
         raise ExportError(f"{folder}: not an auto-label output folder (no {JOB_MARKER} in it)")
-    return Path(json.loads(marker.read_text())["source"])
+    return json.loads(marker.read_text())
+
+
+def job_source(folder: Path) -> Path:
+    """The image folder an auto-label output folder was made from."""
+    return Path(read_job(folder)["source"])
 
 
 def estimated_seconds(records: Sequence[ImageRecord], cost: CostModel) -> np.ndarray:

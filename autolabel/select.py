@@ -22,8 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from autolabel.batch_exports import write_batch_exports
 from autolabel.cli import clear_errors
-from autolabel.job import MARKER
-from autolabel.picks import candidates, choose, job_source, picks_of, write_picks
+from autolabel.picks import candidates, choose, picks_of, read_job, write_picks
 from autolabel.records import read_folder_records
 from autolabel.settings_check import check_select_settings
 from autolabel.yolo_format import DataError
@@ -41,8 +40,8 @@ def model_version(job: dict) -> str:
 @clear_errors
 def main(cfg: DictConfig) -> dict:
     labels = check_select_settings(cfg)
-    job = json.loads((labels / MARKER).read_text())
-    source = job_source(labels)
+    job = read_job(labels)
+    source = Path(job["source"])
     records = read_folder_records(labels)
     if not records:
         raise DataError(f"labels={labels}: the auto-label job recorded no images yet")
