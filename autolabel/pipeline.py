@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from autolabel.backends import Backend
 from autolabel.detector import Detector, train_detector
+from autolabel.efficiency import CostModel
 from autolabel.job import PredictFn, plain_predict, run_label_job
 from autolabel.model_card import evaluate, write_model_card
 from autolabel.split import Split, read_manifest, split_dataset, split_labeled, write_manifest
@@ -48,9 +49,17 @@ class UncertaintyStage(Protocol):
     provides: frozenset[str]
 
     def calibrate(
-        self, detector: Detector, images: Sequence[Path], truths: Sequence[GroundTruth], *, batch: int
+        self,
+        detector: Detector,
+        images: Sequence[Path],
+        truths: Sequence[GroundTruth],
+        *,
+        batch: int,
+        cost: CostModel | None = None,
     ) -> tuple[Any, dict[str, Any]] | None:
-        """(calibration, its model-card summary) fitted on labeled ``images``, or None (no bands)."""
+        """(calibration, its model-card summary) fitted on labeled ``images``, or None (no bands).
+
+        cost: the cost model's seconds, for a stage that predicts correction time."""
 
     def predictor(self, detector: Detector, calibration: Any = None) -> PredictFn:
         """The job's predict function for ``detector`` at its ``conf``."""
@@ -70,7 +79,13 @@ class PlainLabels:
     provides = frozenset({"boxes"})
 
     def calibrate(
-        self, detector: Detector, images: Sequence[Path], truths: Sequence[GroundTruth], *, batch: int
+        self,
+        detector: Detector,
+        images: Sequence[Path],
+        truths: Sequence[GroundTruth],
+        *,
+        batch: int,
+        cost: CostModel | None = None,
     ) -> None:
         return None
 
@@ -291,7 +306,7 @@ def label_stages(
     """
     stage: UncertaintyStage = instantiate(cfg.uncertainty)
     started = time.perf_counter()
-    fitted = stage.calibrate(detector, val, val_truths, batch=cfg.label.batch)
+    fitted = stage.calibrate(detector, val, val_truths, batch=cfg.label.batch, cost=instantiate(cfg.cost))
     calibration = None
     if fitted is not None:
         calibration, summary = fitted

@@ -179,8 +179,8 @@ def _check_instantiates(cfg: DictConfig, key: str) -> None:
 
 
 def check_uncertainty_settings(cfg: DictConfig, key: str = "uncertainty") -> None:
-    """The ``uncertainty`` group: MC passes and dropout, scorer, calibration levels (a stage without MC
-    settings, plain labels, has none to check)."""
+    """The ``uncertainty`` group: MC passes and dropout, scorer, error model, calibration levels (a stage
+    without MC settings, plain labels, has none to check)."""
     if OmegaConf.select(cfg, f"{key}.mc") is None:
         return
     check_int(
@@ -194,6 +194,8 @@ def check_uncertainty_settings(cfg: DictConfig, key: str = "uncertainty") -> Non
     check_int(cfg, f"{key}.mc.seed", 0)
     check_number(cfg, f"{key}.mc.candidate_factor", 0.0, 1.0, example=0.5)
     _check_instantiates(cfg, f"{key}.scorer")
+    if OmegaConf.select(cfg, f"{key}.error_model") is not None:
+        _check_instantiates(cfg, f"{key}.error_model")
     levels = _value(cfg, f"{key}.calibration.levels")
     ok = isinstance(levels, ListConfig) and len(levels) == 2 and all(_is_number(v) for v in levels)
     if not ok or not 0.0 < levels[0] < levels[1] < 1.0:

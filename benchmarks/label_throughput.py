@@ -25,7 +25,7 @@ import cv2
 from autolabel.detector import Detector  # configures ultralytics offline before importing it
 from autolabel.job import PredictFn, plain_predict, run_label_job
 from autolabel.offline import torch_threads
-from benchmarks.common import untrained_weights
+from benchmarks.common import uncertainty_stage, untrained_weights
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -56,14 +56,10 @@ def bare_predict(
 
 
 def mc_predict(detector: Detector) -> PredictFn:
-    """The default ``uncertainty=mc_dropout`` stage's predictor (conf/uncertainty/mc_dropout.yaml)."""
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    stage = instantiate(
-        OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/uncertainty/mc_dropout.yaml")
-    )
-    return stage.predictor(detector)
+    """The default ``uncertainty=mc_dropout`` stage's predictor, as the label app builds it: with the fit
+    (bands and learned error model) saved beside the weights when there is one."""
+    stage = uncertainty_stage()
+    return stage.predictor(detector, stage.load_calibration(detector.weights))
 
 
 def job_seconds(

@@ -21,15 +21,11 @@ import time
 from pathlib import Path
 
 import cv2
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from autolabel.detector import Detector
 from autolabel.offline import torch_threads
-from benchmarks.common import untrained_weights
+from benchmarks.common import uncertainty_stage, untrained_weights
 from uncertainty.mc_dropout import full_pass_outputs
-
-CONF = Path(__file__).resolve().parents[1] / "conf" / "uncertainty" / "mc_dropout.yaml"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,9 +51,8 @@ def main(argv: list[str] | None = None) -> None:
         weights = args.weights or untrained_weights(Path(tmp), len(spec.names))
         stock_model = YOLO(str(weights))
         detector = Detector(weights, imgsz=args.imgsz, conf=args.conf)
-        cfg = OmegaConf.load(CONF)
-        cfg.mc.passes = args.passes
-        labeler = instantiate(cfg).labeler(detector)
+        stage = uncertainty_stage(f"uncertainty.mc.passes={args.passes}")
+        labeler = stage.labeler(detector, stage.load_calibration(weights))
 
         def stock() -> None:
             stock_model.predict(images, imgsz=args.imgsz, conf=args.conf, batch=len(images), verbose=False)

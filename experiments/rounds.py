@@ -102,7 +102,9 @@ def score_pool(
     detector = Detector(weights, imgsz=cfg.model.imgsz, device=cfg.device)
     detector.conf = threshold
     stage: UncertaintyStage = instantiate(cfg.uncertainty)
-    fitted = stage.calibrate(detector, ctx["val"], ctx["val_truths"], batch=cfg.label.batch)
+    fitted = stage.calibrate(
+        detector, ctx["val"], ctx["val_truths"], batch=cfg.label.batch, cost=instantiate(cfg.cost)
+    )
     source = Path(ctx["data"]) / "images" / split_name
     fresh_folder(output)
     label_folder(

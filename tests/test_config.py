@@ -137,6 +137,17 @@ def test_every_app_builds_every_uncertainty_stage(app, option):
     assert isinstance(stage, PlainLabels) == (option == "none")
 
 
+@pytest.mark.parametrize("option", ["logistic", "boosting", "none"])
+@pytest.mark.parametrize("app", ["train", "label", "evaluate"])
+def test_every_app_builds_every_error_model(app, option):
+    from uncertainty.error_model import ErrorModel
+
+    stage = instantiate(compose_app(app, [f"uncertainty/error_model={option}"]).uncertainty)
+    assert isinstance(stage.error_model, ErrorModel) == (option != "none")
+    if option != "none":
+        assert hasattr(stage.error_model.box, "predict_proba") and stage.error_model.mc_features
+
+
 def test_recorded_uncertainty_settings_keep_the_old_shape():
     """Old label folders and run folders recorded an `enabled` flag: the settings compare equal."""
     new = OmegaConf.to_container(compose_app("train").uncertainty, resolve=True)

@@ -27,6 +27,7 @@ from autolabel.images import map_batches
 from autolabel.matching import match_detections
 from autolabel.structures import Detections, GroundTruth
 from uncertainty.calibration import auroc
+from uncertainty.error_features import error_features
 from uncertainty.image_score import COMPONENTS, box_components
 from uncertainty.labeler import UncertaintyLabeler
 
@@ -36,27 +37,31 @@ IOU_THRESHOLD = 0.5
 # The per-box measures: the scorer's combined per-box uncertainty, then every component.
 BOX_MEASURES = ("mc", *COMPONENTS)
 
-BoxScored = tuple[Detections, dict[str, Any], dict[str, np.ndarray]]
+# (auto-labels, uncertainty fields, per-box measures, error-model features with MC) of one image
+BoxScored = tuple[Detections, dict[str, Any], dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def score_paths_with_boxes(
     labeler: UncertaintyLabeler, paths: Sequence[Path], *, batch: int = 16, desc: str = "score"
 ) -> list[BoxScored]:
-    """Per image of ``paths``: (auto-labels, uncertainty fields, per-box measures of the kept boxes).
+    """Per image of ``paths``: (auto-labels, uncertainty fields, per-box measures, error-model features).
 
     The first two are what ``labeler`` returns; the measures map ``mc`` (the scorer's combined per-box
-    uncertainty) and each component name to an (N,) float64 array over the N auto-labels, in their order.
+    uncertainty) and each component name to an (N,) float64 array over the N auto-labels, in their order;
+    the features are :func:`uncertainty.error_features.error_features` with ``mc=True``.
     """
     conf = labeler.detector.conf
 
     def run(images: list[np.ndarray], batch_paths: list[Path]) -> list[BoxScored]:
         out = []
-        for samples in labeler.samples(images, [p.name for p in batch_paths]):
+        batch = labeler.samples(images, [p.name for p in batch_paths])
+        for samples, fields in zip(batch, labeler.fields_batch(batch), strict=True):
             kept = samples.candidates.conf >= conf
             components = box_components(samples, conf=conf)
             measures = {"mc": labeler.scorer.box_uncertainty(components, kept)[kept]}
             measures.update({name: values[kept] for name, values in components.items()})
-            out.append((samples.candidates.above(conf), labeler.fields(samples), measures))
+            features = error_features(samples, conf=conf, mc=True)
+            out.append((samples.candidates.above(conf), fields, measures, features))
         return out
 
     return map_batches(run, paths, batch=batch, desc=desc)
@@ -76,13 +81,19 @@ class Outcomes:
 
     needs_correction: (K,) bool, any FP, FN or wrong class; seconds: (K,) float64, assisted seconds per
     image under the cost model; tp: (B,) bool, a correct auto-label; wrong_class: (B,) bool, the right box
-    with the wrong class (the rest of the B boxes are FPs). Boxes in image order, each image's in its order.
+    with the wrong class (the rest of the B boxes are FPs); missed: (K,) int64, truth boxes no auto-label
+    found (FN). Boxes in image order, each image's in its order.
     """
 
     needs_correction: np.ndarray
     seconds: np.ndarray
     tp: np.ndarray
     wrong_class: np.ndarray
+    missed: np.ndarray
+
+    def box_codes(self) -> np.ndarray:
+        """(B,) int64 outcome codes of :mod:`uncertainty.error_model`: 0 TP, 1 wrong class, 2 FP."""
+        return np.where(self.tp, 0, np.where(self.wrong_class, 1, 2)).astype(np.int64)
 
 
 def match_outcomes(
@@ -93,7 +104,7 @@ def match_outcomes(
     iou_threshold: float = IOU_THRESHOLD,
 ) -> Outcomes:
     """Match each image's auto-labels to its truth; see :class:`Outcomes`."""
-    needs, seconds, tp, wrong_class = [], [], [], []
+    needs, seconds, tp, wrong_class, missed = [], [], [], [], []
     for det, truth in zip(detections, truths, strict=True):
         match = match_detections(det, truth, iou_threshold=iou_threshold)
         counts = class_counts(det, truth, match, num_classes=det.num_classes).sum(0)
@@ -101,11 +112,13 @@ def match_outcomes(
         needs.append(bool(match.fp.any() or match.fn.any() or match.wrong_class.any()))
         tp.append(match.tp)
         wrong_class.append(match.wrong_class)
+        missed.append(int(match.fn.sum()))
     return Outcomes(
         needs_correction=np.array(needs, dtype=bool),
         seconds=np.array(seconds, dtype=np.float64),
         tp=np.concatenate(tp) if tp else np.zeros(0, bool),
         wrong_class=np.concatenate(wrong_class) if wrong_class else np.zeros(0, bool),
+        missed=np.array(missed, dtype=np.int64),
     )
 
 

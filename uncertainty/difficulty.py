@@ -13,10 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from autolabel.efficiency import CostModel
 from autolabel.images import map_batches
 from autolabel.matching import needs_correction
 from autolabel.structures import Detections, GroundTruth
+from autolabel.yolo_format import DataError
+from uncertainty.box_evaluation import match_outcomes, score_paths_with_boxes
 from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
+from uncertainty.error_features import without_mc
+from uncertainty.error_model import ErrorData, ErrorModel, FittedErrorModel, ImageErrors
 from uncertainty.labeler import UncertaintyLabeler
 
 
@@ -71,6 +76,76 @@ def fit_difficulty(
         require_split=require_split,
     )
     return calibration, scored, labels
+
+
+def fit_error_model(
+    labeler: UncertaintyLabeler,
+    error_model: ErrorModel,
+    scored: Sequence[tuple],
+    truths: Sequence[GroundTruth],
+    *,
+    cost: CostModel,
+) -> tuple[FittedErrorModel, ImageErrors, np.ndarray]:
+    """Cross-fit ``error_model`` on images scored by ``score_paths_with_boxes``.
+
+    Returns (the model fitted on all of them, out-of-fold predictions, (K,) bool needs_correction).
+    """
+    dets = [det for det, *_ in scored]
+    outcomes = match_outcomes(dets, truths, cost=cost)
+    features = [f if error_model.mc_features else without_mc(f) for *_, f in scored]
+    codes = np.split(outcomes.box_codes(), np.cumsum([len(d) for d in dets])[:-1])
+    data = ErrorData.of(features, codes, outcomes.missed)
+    fitted, oof = error_model.cross_fit(data, features, cost=cost, num_classes=labeler.detector.num_classes)
+    return fitted, oof, outcomes.needs_correction
+
+
+def fit_error_difficulty(
+    labeler: UncertaintyLabeler,
+    error_model: ErrorModel,
+    paths: Sequence[Path],
+    truths: Sequence[GroundTruth],
+    *,
+    cost: CostModel,
+    levels: tuple[float, float],
+    min_images: int,
+    require_split: bool = True,
+    batch: int = 16,
+) -> tuple[FittedErrorModel, Calibration, dict[str, Any]]:
+    """Fit the error model on ``paths`` (VAL) and the difficulty bands on its out-of-fold predictions.
+
+    Returns (the error model fitted on all of VAL, the calibration, the model card's summary). The bands
+    are cut on P(needs correction) as predicted for each VAL image by a model that never saw its truth.
+    """
+    if len(paths) < 2:
+        raise DataError(
+            f"the error model is cross-fitted on VAL: it needs at least 2 VAL images, got {len(paths)}; "
+            "raise split.val, or set uncertainty/error_model=none"
+        )
+    scored = score_paths_with_boxes(labeler, paths, batch=batch, desc="calibrate")
+    fitted, oof, labels = fit_error_model(labeler, error_model, scored, truths, cost=cost)
+    failed = np.array([fields["failed"] for _, fields, *_ in scored], dtype=bool)
+    calibration = calibrate(
+        np.where(failed, np.nan, oof.p_needs_correction),
+        labels,
+        levels=tuple(levels),
+        min_images=min_images,
+        require_split=require_split,
+    )
+    with_scores = [
+        (det, {**fields, "score": float(p)})
+        for (det, fields, *_), p in zip(scored, oof.p_needs_correction, strict=True)
+    ]
+    summary = summarize(calibration, with_scores, labels)
+    summary["auroc_out_of_fold"] = summary.pop("auroc_in_sample")
+    summary["error_model"] = {
+        "images": fitted.n_images,
+        "boxes": fitted.n_boxes,
+        "mc_features": fitted.mc_features,
+        "box_model": type(fitted.box_model).__name__,
+        "missing_model": type(fitted.missing_model).__name__,
+        "notes": list(fitted.notes),
+    }
+    return fitted, calibration, summary
 
 
 def summarize(

@@ -35,7 +35,8 @@ from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from uncertainty.box_evaluation import evaluate_boxes, match_outcomes, score_paths_with_boxes, stack_measures
-from uncertainty.difficulty import correction_labels, score_paths
+from uncertainty.difficulty import correction_labels
+from uncertainty.error_evaluation import WITH_MC, error_model_methods
 from uncertainty.evaluation import evaluate_methods, report
 
 log = logging.getLogger("uncertainty.evaluate")
@@ -66,15 +67,21 @@ def main(cfg: DictConfig) -> float | None:
     n_classes = len(detector.names)
     paths = split[cfg.eval_split]
     box_scored = score_paths_with_boxes(labeler, paths, batch=cfg.batch, desc=cfg.eval_split)
-    test = [(det, fields) for det, fields, _ in box_scored]
-    outcomes = match_outcomes(
-        [det for det, _ in test], [load_truth(p, num_classes=n_classes) for p in paths], cost=cost
-    )
+    test = [(det, fields) for det, fields, *_ in box_scored]
+    truths = [load_truth(p, num_classes=n_classes) for p in paths]
+    outcomes = match_outcomes([det for det, _ in test], truths, cost=cost)
     if cfg.eval_split == "val":
-        val, val_labels = test, outcomes.needs_correction
+        val_box_scored, val_truths = box_scored, truths
     else:
-        val = score_paths(labeler, split["val"], batch=cfg.batch, desc="val")
-        val_labels = correction_labels(val, [load_truth(p, num_classes=n_classes) for p in split["val"]])
+        val_box_scored = score_paths_with_boxes(labeler, split["val"], batch=cfg.batch, desc="val")
+        val_truths = [load_truth(p, num_classes=n_classes) for p in split["val"]]
+    val = [(det, fields) for det, fields, *_ in val_box_scored]
+    val_labels = correction_labels(val, val_truths)
+    image_extra, box_extra = {}, {}
+    if stage.error_model is not None:
+        image_extra, box_extra = error_model_methods(
+            stage.error_model, labeler, val_box_scored, val_truths, box_scored, cost=cost
+        )
     cal = cfg.uncertainty.calibration
     result = evaluate_methods(
         val,
@@ -87,14 +94,16 @@ def main(cfg: DictConfig) -> float | None:
         seed=cfg.seed,
         test_seconds=outcomes.seconds,
         split=cfg.eval_split,
+        extra=image_extra,
     )
     result["boxes"] = evaluate_boxes(
-        stack_measures([m for _, _, m in box_scored]),
+        {**stack_measures([m for _, _, m, _ in box_scored]), **box_extra},
         outcomes.tp,
         outcomes.wrong_class,
         split=cfg.eval_split,
         seed=cfg.seed,
     )
+    result["default_method"] = WITH_MC if stage.error_model is not None else "mc"
     result.update(
         {
             "weights": str(weights),
@@ -108,7 +117,7 @@ def main(cfg: DictConfig) -> float | None:
     (run_dir / "uncertainty_eval.json").write_text(json.dumps(json_safe(result), indent=2))
     print(report(result))
     log.info("wrote %s", run_dir / "uncertainty_eval.json")
-    return result["methods"]["mc"]["auroc"]
+    return result["methods"][result["default_method"]]["auroc"]
 
 
 def evaluate_reviews(reviews: Path, run_dir: Path) -> float | None:

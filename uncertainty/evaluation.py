@@ -12,7 +12,7 @@ Spearman instead. Per-box figures are in :mod:`uncertainty.box_evaluation`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,18 +127,23 @@ def evaluate_methods(
     seed: int = 0,
     test_seconds: np.ndarray | None = None,
     split: str = "test",
+    extra: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """Figures for every method of :func:`method_keys` plus ``random`` (uniform scores from ``seed``).
 
     test_seconds: (K,) seconds a person spends correcting each test image (``spearman_seconds``);
-    split: the test set's name, for ``note``.
+    split: the test set's name, for ``note``; extra: more methods, name -> (VAL scores (K_val,), test
+    scores (K,)), e.g. the learned error model's out-of-fold VAL and held-out test predictions.
     """
     val_failed, test_failed = _failed(val), _failed(test)
     rng = np.random.default_rng(seed)
     results = {}
-    for name, key in {**method_keys(), "random": None}.items():
+    methods: dict[str, Any] = {**method_keys(), **dict(extra or {}), "random": None}
+    for name, key in methods.items():
         if key is None:
             v, t = rng.random(len(val)), rng.random(len(test))
+        elif isinstance(key, tuple):
+            v, t = (np.asarray(a, dtype=np.float64) for a in key)
         else:
             v, t = image_scores(val, key), image_scores(test, key)
         results[name] = evaluate_method(

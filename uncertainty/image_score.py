@@ -97,9 +97,14 @@ class ImageScorer:
         combined = combine(components, weights=self.weights) if len(kept) else np.zeros(0)
         return np.where(kept, combined, components[FLIP])
 
-    def record_fields(self, samples: MCSamples, *, conf: float) -> dict[str, Any]:
-        """``score``, ``components`` (each pooled over its boxes), ``n_candidates`` and ``failed``."""
-        comps = box_components(samples, conf=conf)
+    def record_fields(
+        self, samples: MCSamples, *, conf: float, components: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, Any]:
+        """``score``, ``components`` (each pooled over its boxes), ``n_candidates`` and ``failed``.
+
+        components: :func:`box_components` of ``samples`` at ``conf`` when the caller has them already.
+        """
+        comps = box_components(samples, conf=conf) if components is None else components
         kept = samples.candidates.conf >= conf
         per_box = self.box_uncertainty(comps, kept)
         pooled = {

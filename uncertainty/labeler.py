@@ -11,7 +11,9 @@ import numpy as np
 from autolabel.detector import Detector
 from autolabel.structures import Detections
 from uncertainty.calibration import Calibration
-from uncertainty.image_score import ImageScorer
+from uncertainty.error_features import error_features
+from uncertainty.error_model import FittedErrorModel
+from uncertainty.image_score import ImageScorer, box_components
 from uncertainty.mc_dropout import MCDropout
 from uncertainty.samples import MCSamples
 
@@ -25,8 +27,10 @@ class UncertaintyLabeler:
     """Callable as the job's ``predict``: (images, keys) -> per image (auto-labels, uncertainty fields).
 
     The auto-labels are the deterministic pass's boxes at ``detector.conf``; the fields are those of
-    :meth:`ImageScorer.record_fields`, plus ``p_needs_correction`` and ``difficulty`` (easy / medium /
-    hard, or failed) when a calibration is given.
+    :meth:`ImageScorer.record_fields`. With a fitted ``error_model`` the image ``score`` is its
+    probability that the image needs a correction, and ``components`` gain ``error_p``,
+    ``error_seconds`` (expected correction seconds) and ``error_missed`` (expected missed objects).
+    With a calibration, ``p_needs_correction`` and ``difficulty`` (easy / medium / hard, or failed).
     """
 
     def __init__(
@@ -36,22 +40,44 @@ class UncertaintyLabeler:
         mc: MCDropout,
         scorer: ImageScorer,
         calibration: Calibration | None = None,
+        error_model: FittedErrorModel | None = None,
     ) -> None:
         self.detector, self.mc, self.scorer, self.calibration = detector, mc, scorer, calibration
+        self.error_model = error_model
 
     def samples(self, images: Sequence[np.ndarray], keys: Sequence[str]) -> list[MCSamples]:
         return self.mc.predict(images, seeds=[image_seed(k) for k in keys])
 
-    def fields(self, samples: MCSamples) -> dict[str, Any]:
-        fields = self.scorer.record_fields(samples, conf=self.detector.conf)
-        if self.calibration is not None:
-            score = np.array([np.nan if fields["score"] is None else fields["score"]])
-            p = float(self.calibration.p_needs_correction(score)[0])
-            fields["p_needs_correction"] = None if np.isnan(p) else round(p, 6)
-            fields["difficulty"] = (
-                "failed" if fields["failed"] else str(self.calibration.difficulty(score)[0])
+    def fields_batch(self, batch: Sequence[MCSamples]) -> list[dict[str, Any]]:
+        """The record fields of each image's samples (one error-model call for the whole batch)."""
+        conf = self.detector.conf
+        pairs = [(s, box_components(s, conf=conf)) for s in batch]
+        out = [self.scorer.record_fields(s, conf=conf, components=c) for s, c in pairs]
+        model = self.error_model
+        if model is not None and batch:
+            pred = model.predict(
+                [error_features(s, conf=conf, mc=model.mc_features, components=c) for s, c in pairs]
             )
-        return fields
+            for i, fields in enumerate(out):
+                p = float(pred.p_needs_correction[i])
+                fields["components"]["error_p"] = round(p, 6)
+                fields["components"]["error_seconds"] = round(float(pred.expected_seconds[i]), 6)
+                fields["components"]["error_missed"] = round(float(pred.expected_missed[i]), 6)
+                fields["score"] = round(p, 6)
+        if self.calibration is not None:
+            for fields in out:
+                score = np.array([np.nan if fields["score"] is None else fields["score"]])
+                p = float(self.calibration.p_needs_correction(score)[0])
+                fields["p_needs_correction"] = None if np.isnan(p) else round(p, 6)
+                fields["difficulty"] = (
+                    "failed" if fields["failed"] else str(self.calibration.difficulty(score)[0])
+                )
+        return out
+
+    def fields(self, samples: MCSamples) -> dict[str, Any]:
+        return self.fields_batch([samples])[0]
 
     def __call__(self, images: Sequence[np.ndarray], keys: Sequence[str]) -> list[tuple[Detections, dict]]:
-        return [(s.candidates.above(self.detector.conf), self.fields(s)) for s in self.samples(images, keys)]
+        batch = self.samples(images, keys)
+        conf = self.detector.conf
+        return [(s.candidates.above(conf), f) for s, f in zip(batch, self.fields_batch(batch), strict=True)]

@@ -177,7 +177,7 @@ class MCDropout:
         masks = self.masks(seeds)
         if self.matching == "iou":
             passes = full_pass_outputs(det, tensor, masks, original_hw=original_hw, conf=det.conf)
-            return [self._iou_samples(b, cand, passes) for b, cand in enumerate(candidates)]
+            return [self._iou_samples(b, cand, passes, original_hw[b]) for b, cand in enumerate(candidates)]
         return [
             self._anchor_samples(b, idx, cand, captured, masks, input_hw, images[b])
             for b, (idx, cand) in enumerate(zip(indices, candidates, strict=True))
@@ -192,6 +192,7 @@ class MCDropout:
                 np.zeros((self.passes, 0, nc), np.float32),
                 np.zeros((self.passes, 0, 4), np.float32),
                 empty,
+                image_hw=image.shape[:2],
             )
         sizes = [captured[("box", lvl)].shape[2] * captured[("box", lvl)].shape[3] for lvl in range(head.nl)]
         offsets = np.cumsum([0, *sizes])
@@ -216,10 +217,16 @@ class MCDropout:
         probs = outputs["cls"].sigmoid().transpose(1, 2)  # (T, n, C)
         hits = probs.amax(-1) >= self.detector.conf
         return MCSamples(
-            candidates, probs.numpy().astype(np.float32), xyxy.numpy().astype(np.float32), hits.numpy()
+            candidates,
+            probs.numpy().astype(np.float32),
+            xyxy.numpy().astype(np.float32),
+            hits.numpy(),
+            image_hw=image.shape[:2],
         )
 
-    def _iou_samples(self, b: int, candidates: Detections, passes: list[list[Detections]]) -> MCSamples:
+    def _iou_samples(
+        self, b: int, candidates: Detections, passes: list[list[Detections]], image_hw: tuple[int, int]
+    ) -> MCSamples:
         n, nc = len(candidates), self.detector.num_classes
         probs = np.zeros((self.passes, n, nc), np.float32)
         boxes = np.full((self.passes, n, 4), np.nan, np.float32)
@@ -235,7 +242,7 @@ class MCDropout:
                 if iou[i, j] >= 0.5 and not taken[j]:
                     taken[j], hits[t, i] = True, True
                     probs[t, i], boxes[t, i] = found.probs[j], found.xyxy[j]
-        return MCSamples(candidates, probs, boxes, hits)
+        return MCSamples(candidates, probs, boxes, hits, image_hw=tuple(image_hw))
 
 
 def full_pass_outputs(

@@ -16,10 +16,12 @@ class MCSamples:
     candidates: the deterministic pass's boxes after NMS at ``candidate_conf`` (N boxes, ``conf`` order);
     probs: (T, N, C) per-class sigmoid scores of each box in each pass; boxes: (T, N, 4) xyxy pixels of the
     original image (nan where a pass missed, IoU mode); hits: (T, N) bool, pass t still detects box n
-    (its top score >= ``conf`` in anchor mode; an IoU match in IoU mode).
+    (its top score >= ``conf`` in anchor mode; an IoU match in IoU mode); image_hw: the original image's
+    (height, width) in pixels, None when unknown (the error model's box-size features need it).
     """
 
     candidates: Detections
     probs: np.ndarray
     boxes: np.ndarray
     hits: np.ndarray
+    image_hw: tuple[int, int] | None = None

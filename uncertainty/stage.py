@@ -1,9 +1,10 @@
 """``uncertainty=mc_dropout``: the uncertainty stage of the pipeline (see
 :class:`autolabel.pipeline.UncertaintyStage`), built by Hydra from ``conf/uncertainty/mc_dropout.yaml``.
 
-It owns MC dropout's settings, the image scorer and the calibration settings, and gives the pipeline
-what it needs: a calibrated labeler for the auto-label job, the difficulty fit on VAL, the calibration
-file beside the weights and the score histogram.
+It owns MC dropout's settings, the image scorer, the error model's settings and the calibration
+settings, and gives the pipeline what it needs: a calibrated labeler for the auto-label job, the fit on
+VAL (:class:`StageFit`: the learned error model, cross-fitted, and the difficulty bands calibrated on
+its out-of-fold predictions), the files beside the weights and the score histogram.
 """
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autolabel.detector import Detector
+from autolabel.efficiency import CostModel
 from autolabel.structures import GroundTruth
+from autolabel.yolo_format import DataError
 from uncertainty.calibration import Calibration
-from uncertainty.difficulty import fit_difficulty, plot_job_scores, summarize
+from uncertainty.difficulty import fit_difficulty, fit_error_difficulty, plot_job_scores, summarize
+from uncertainty.error_model import (
+    ERROR_MODEL_FILE,
+    ErrorModel,
+    FittedErrorModel,
+    load_error_model,
+    save_error_model,
+)
 from uncertainty.image_score import ImageScorer
 from uncertainty.labeler import UncertaintyLabeler
 from uncertainty.mc_dropout import MCDropout
@@ -26,23 +37,42 @@ CALIBRATION_FILE = "calibration.json"  # beside the weights, written by the trai
 log = logging.getLogger("uncertainty.stage")
 
 
+@dataclass(frozen=True)
+class StageFit:
+    """What the stage fits on VAL: the difficulty bands and, when configured, the learned error model."""
+
+    calibration: Calibration
+    error_model: FittedErrorModel | None = None
+
+
 class MCDropoutStage:
     """MC dropout in the Detect head, one score per image, difficulty bands calibrated on VAL.
 
     mc: ``passes``, ``p``, ``branches``, ``matching``, ``seed``, ``candidate_factor`` (see the config);
-    scorer: per-box components -> image score; calibration: ``levels``, ``min_images``, ``require_split``.
+    scorer: per-box components -> pooled score (the image score when there is no error model);
+    error_model: the learned error model's settings, or None; calibration: ``levels``, ``min_images``,
+    ``require_split``.
     """
 
     provides = frozenset({"boxes", "score", "difficulty"})
 
-    def __init__(self, *, mc: Mapping[str, Any], scorer: ImageScorer, calibration: Mapping[str, Any]) -> None:
-        self.mc, self.scorer = dict(mc), scorer
+    def __init__(
+        self,
+        *,
+        mc: Mapping[str, Any],
+        scorer: ImageScorer,
+        calibration: Mapping[str, Any],
+        error_model: ErrorModel | None = None,
+    ) -> None:
+        self.mc, self.scorer, self.error_model = dict(mc), scorer, error_model
         self.levels = tuple(float(v) for v in calibration["levels"])
         self.min_images = int(calibration["min_images"])
         self.require_split = bool(calibration["require_split"])
 
-    def labeler(self, detector: Detector, calibration: Calibration | None = None) -> UncertaintyLabeler:
-        """MC dropout + scorer for ``detector`` at its current (operating) ``conf``."""
+    def labeler(self, detector: Detector, fit: StageFit | Calibration | None = None) -> UncertaintyLabeler:
+        """MC dropout + scorer (+ the fitted error model) for ``detector`` at its current ``conf``."""
+        if isinstance(fit, Calibration):
+            fit = StageFit(fit)
         mc = self.mc
         dropout = MCDropout(
             detector,
@@ -53,14 +83,43 @@ class MCDropoutStage:
             seed=mc["seed"],
             candidate_conf=detector.conf * mc["candidate_factor"],
         )
-        return UncertaintyLabeler(detector, mc=dropout, scorer=self.scorer, calibration=calibration)
+        return UncertaintyLabeler(
+            detector,
+            mc=dropout,
+            scorer=self.scorer,
+            calibration=None if fit is None else fit.calibration,
+            error_model=None if fit is None else fit.error_model,
+        )
 
     predictor = labeler
 
     def calibrate(
-        self, detector: Detector, images: Sequence[Path], truths: Sequence[GroundTruth], *, batch: int
-    ) -> tuple[Calibration, dict[str, Any]]:
-        """Difficulty bands fitted on labeled ``images`` (VAL) and the model card's summary of the fit."""
+        self,
+        detector: Detector,
+        images: Sequence[Path],
+        truths: Sequence[GroundTruth],
+        *,
+        batch: int,
+        cost: CostModel | None = None,
+    ) -> tuple[StageFit, dict[str, Any]]:
+        """The fit on labeled ``images`` (VAL) and the model card's summary of it.
+
+        cost: the seconds the error model prices its expected correction time with (default CostModel()).
+        """
+        if self.error_model is not None:
+            fitted, calibration, summary = fit_error_difficulty(
+                self.labeler(detector),
+                self.error_model,
+                images,
+                truths,
+                cost=cost or CostModel(),
+                levels=self.levels,
+                min_images=self.min_images,
+                require_split=self.require_split,
+                batch=batch,
+            )
+            log.info("difficulty calibration: %s", calibration.reason)
+            return StageFit(calibration, fitted), summary
         calibration, scored, needs = fit_difficulty(
             self.labeler(detector),
             images,
@@ -71,25 +130,44 @@ class MCDropoutStage:
             batch=batch,
         )
         log.info("difficulty calibration: %s", calibration.reason)
-        return calibration, summarize(calibration, scored, needs)
+        return StageFit(calibration), summarize(calibration, scored, needs)
 
-    def save_calibration(self, calibration: Calibration, folder: str | Path) -> Path:
-        return save_calibration(calibration, folder)
+    def save_calibration(self, fit: StageFit, folder: str | Path) -> Path:
+        return save_calibration(fit, folder)
 
-    def load_calibration(self, weights: str | Path) -> Calibration | None:
-        return load_calibration(weights)
+    def load_calibration(self, weights: str | Path) -> StageFit | None:
+        """The fit saved beside ``weights``; its bands are on the scale of the score it was fitted with, so
+        a stage with an error model refuses a fit without one, and the other way round."""
+        fit = load_calibration(weights)
+        if fit is not None and (fit.error_model is None) != (self.error_model is None):
+            folder = Path(weights).parent
+            if self.error_model is not None:
+                raise FileNotFoundError(
+                    f"{folder / ERROR_MODEL_FILE}: uncertainty.error_model is set but these weights were "
+                    "calibrated without one; retrain them, or set uncertainty/error_model=none"
+                )
+            raise DataError(
+                f"{folder}: these weights were calibrated with a learned error model ({ERROR_MODEL_FILE}) "
+                "and uncertainty/error_model=none was asked for; drop that override, or retrain"
+            )
+        return fit
 
-    def plot(self, output: Path, calibration: Calibration | None) -> Path | None:
-        return plot_job_scores(output, calibration)
+    def plot(self, output: Path, fit: StageFit | None) -> Path | None:
+        return plot_job_scores(output, None if fit is None else fit.calibration)
 
 
-def save_calibration(calibration: Calibration, folder: str | Path) -> Path:
+def save_calibration(fit: StageFit, folder: str | Path) -> Path:
+    """Write ``calibration.json`` (and ``error_model.joblib`` when there is one) into ``folder``."""
     path = Path(folder) / CALIBRATION_FILE
-    path.write_text(json.dumps(calibration.to_dict(), indent=2))
+    path.write_text(json.dumps(fit.calibration.to_dict(), indent=2))
+    if fit.error_model is not None:
+        save_error_model(fit.error_model, folder)
     return path
 
 
-def load_calibration(weights: str | Path) -> Calibration | None:
-    """The calibration saved beside ``weights`` by the train pipeline, if any."""
+def load_calibration(weights: str | Path) -> StageFit | None:
+    """The fit saved beside ``weights`` by the train pipeline, if any."""
     path = Path(weights).parent / CALIBRATION_FILE
-    return Calibration.from_dict(json.loads(path.read_text())) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return StageFit(Calibration.from_dict(json.loads(path.read_text())), load_error_model(weights))

@@ -45,10 +45,12 @@ def one_class_run(tmp_path_factory):
 
 def test_train_calibrates_and_labels_the_pool(one_class_run):
     run_dir, card, _ = one_class_run
-    for name in ("model_card.json", "model_card.md", "calibration.json", "weights.pt"):
+    for name in ("model_card.json", "model_card.md", "calibration.json", "error_model.joblib", "weights.pt"):
         assert (run_dir / name).is_file(), name
     assert card["model"]["classes"] == ["disc"]
     assert card["uncertainty"]["split"] == "VAL"
+    fitted = card["uncertainty"]["error_model"]
+    assert fitted["images"] == 12 and fitted["mc_features"] is True
     assert card["evaluation"]["map50"] > 0.5  # it learned: the records below score real detections
     records = read_folder_records(run_dir / "pool_labels")
     assert len(records) == card["pool_labels"]["images"] == 12
@@ -59,6 +61,9 @@ def test_train_calibrates_and_labels_the_pool(one_class_run):
         assert r.score is not None and r.difficulty in {"easy", "medium", "hard"}
         assert 0 <= r.components["bernoulli_entropy"] and r.components["bernoulli_mutual_information"] >= 0
         assert r.detections.probs.shape == (r.n_boxes, 1)
+        # the default score is the learned error model's P(needs correction), its seconds ride along
+        assert r.score == r.components["error_p"] and 0 <= r.score <= 1
+        assert r.components["error_seconds"] >= 2.0 and r.components["error_missed"] >= 0
 
 
 def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
@@ -83,3 +88,27 @@ def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
     result = json.loads((tmp_path / "eval" / "uncertainty_eval.json").read_text())
     assert result["n_images"] == 12 and result["evaluated_on"] == "pool"
     assert {"mc", "bernoulli_entropy", "bernoulli_mutual_information"} <= set(result["methods"])
+    assert {"error_model", "error_model_single_pass", "error_model_seconds"} <= set(result["methods"])
+    assert {"error_model", "error_model_single_pass"} <= set(result["boxes"]["auroc"])
+    assert result["default_method"] == "error_model"
+
+
+def test_a_label_job_refuses_a_scorer_its_bands_were_not_fitted_for(one_class_run, tmp_path):
+    run_dir, _, data = one_class_run
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autolabel.label",
+            f"weights={run_dir / 'weights.pt'}",
+            f"source={data / 'images'}",
+            f"output={tmp_path / 'out'}",
+            "uncertainty/error_model=none",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "calibrated with a learned error model" in done.stderr and "Traceback" not in done.stderr
