@@ -11,6 +11,7 @@ Two kinds of figures, both on VAL:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def evaluate(
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
@@ -123,6 +124,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"| {_fmt(row['ap50_95'])} "
             f"| {_fmt(row['boost'], 2)} |"
         )
+    lines += _difficulty_lines(card.get("uncertainty"))
     cost = card["cost_model"]
     lines += [
         "",
@@ -143,6 +145,41 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _difficulty_lines(summary: dict[str, Any] | None) -> list[str]:
+    """The card's difficulty section: how the bands were fitted and what they hold on the calibration set."""
+    if not summary:
+        return []
+    cal, bands = summary["calibration"], summary["bands"]
+    model = summary.get("error_model")
+    how = (
+        f"the learned error model ({model['box_model']} / {model['missing_model']}, "
+        f"{'with' if model['mc_features'] else 'without'} MC-dropout features, fitted on {model['images']} "
+        f"images and {model['boxes']} auto-labels, cross-fitted)"
+        if model
+        else "the pooled uncertainty score"
+    )
+    out_of_fold = "auroc_out_of_fold" in summary
+    auroc = summary.get("auroc_out_of_fold", summary.get("auroc_in_sample"))
+    lines = [
+        "",
+        f"## Difficulty on {summary.get('split', 'VAL')}",
+        "",
+        f"Image score: {how}; bands: {cal['reason']}."
+        + (
+            f" AUROC of the score for 'needs correction' ({'out of fold' if out_of_fold else 'in sample'}): "
+            f"{_fmt(auroc)}."
+            if auroc is not None
+            else ""
+        ),
+        "",
+        "| band | images | correction rate |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {b['n']} | {_fmt(b['rate'], 2)} |" for name, b in bands.items()]
+    lines += [f"- {note}" for note in (model or {}).get("notes", [])]
+    return lines
 
 
 def write_model_card(card: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:

@@ -39,7 +39,7 @@ TRAIN = [
     "trainer.epochs=25",
     "trainer.batch=4",
     "trainer.plots=false",
-    "+trainer.extra.nbs=4",
+    "trainer.extra.nbs=4",
     "threshold=0.01",  # a 3-epoch model is weak: keep low-confidence boxes, something to correct
 ]
 

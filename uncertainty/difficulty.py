@@ -141,8 +141,8 @@ def fit_error_difficulty(
         "images": fitted.n_images,
         "boxes": fitted.n_boxes,
         "mc_features": fitted.mc_features,
-        "box_model": type(fitted.box_model).__name__,
-        "missing_model": type(fitted.missing_model).__name__,
+        "box_model": fitted.describe(fitted.box_model),
+        "missing_model": fitted.describe(fitted.missing_model),
         "notes": list(fitted.notes),
     }
     return fitted, calibration, summary

@@ -126,6 +126,12 @@ class FittedErrorModel:
     notes: list[str] = field(default_factory=list)
     sklearn_version: str = sklearn.__version__
 
+    @staticmethod
+    def describe(model: Any) -> str:
+        """A fitted estimator's name: a pipeline's last step (its estimator), else the class name."""
+        steps = getattr(model, "steps", None)
+        return type(steps[-1][1] if steps else model).__name__
+
     def predict(self, features: Sequence[Features]) -> ImageErrors:
         """Predictions for each image's (box features (K_i, F), image features (G,)); see the module doc."""
         n = len(features)

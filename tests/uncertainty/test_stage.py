@@ -41,6 +41,9 @@ def test_the_train_run_saved_its_error_model_and_only_a_stage_with_one_loads_it(
     run_dir, card, _ = trained_run
     assert (run_dir / "error_model.joblib").is_file()
     assert card["uncertainty"]["error_model"]["images"] == card["evaluation"]["n_images"]
+    text = (run_dir / "model_card.md").read_text()
+    assert "## Difficulty on VAL" in text and "the learned error model (LogisticRegression / " in text
+    assert "| failed |" in text and "(out of fold)" in text
     fit = stage_of().load_calibration(run_dir / "weights.pt")
     assert fit.error_model is not None and fit.error_model.mc_features
     with pytest.raises(DataError, match="calibrated with a learned error model"):
