@@ -8,9 +8,10 @@ label always lands beside the real image (its YOLO label file, by ultralytics' `
 ``labels/`` rule) and never in the auto-label folder.
 
 Budgets: a number of images (the strategy's own ``budget``) or labeling seconds under the cost model.
-Before anything is labeled the seconds of an image are unknown; :func:`estimated_seconds` prices each
-pick as if a person drew every auto-labeled box by hand (at least one), an upper bound for the images a
-strategy ranks uncertain, so a seconds budget is not overspent.
+Before anything is labeled the seconds of an image are unknown; :func:`estimated_seconds` takes the
+learned error model's expected correction seconds (``components.error_seconds``, priced with the cost
+model it was fitted with) when the job recorded them, and otherwise prices the pick as if a person drew
+every auto-labeled box by hand (at least one), an upper bound, so a seconds budget is not overspent.
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ def job_source(folder: Path) -> Path:
 
 
 def estimated_seconds(records: Sequence[ImageRecord], cost: CostModel) -> np.ndarray:
-    """(N,) seconds: ``t_image + max(n_boxes, 1) * t_draw`` per record (see the module docstring)."""
-    boxes = np.array([max(r.n_boxes, 1) for r in records], dtype=np.float64)
-    return cost.t_image + boxes * cost.t_draw
+    """(N,) seconds per record: its ``components.error_seconds`` when recorded, else the upper bound
+    ``t_image + max(n_boxes, 1) * t_draw`` (see the module docstring)."""
+    out = []
+    for r in records:
+        expected = (r.components or {}).get("error_seconds")
+        out.append(
+            float(expected) if expected is not None else cost.t_image + max(r.n_boxes, 1) * cost.t_draw
+        )
+    return np.array(out, dtype=np.float64)
 
 
 def within_seconds(order: np.ndarray, seconds: np.ndarray, budget: float) -> np.ndarray:

@@ -3,7 +3,16 @@ import pytest
 
 from autolabel.annotations import ExportError
 from autolabel.efficiency import CostModel
-from autolabel.picks import candidates, choose, job_source, picks_of, read_picks, within_seconds, write_picks
+from autolabel.picks import (
+    candidates,
+    choose,
+    estimated_seconds,
+    job_source,
+    picks_of,
+    read_picks,
+    within_seconds,
+    write_picks,
+)
 from autolabel.records import ImageRecord, read_folder_records
 from autolabel.selection import RandomSelection, TopKSelection
 from tests.autolabel.loop_data import auto_label_folder, record
@@ -67,6 +76,14 @@ def test_seconds_budget_takes_the_longest_prefix_that_fits(folder):
     assert within_seconds(np.array([2, 0]), np.array([5.0, 1.0, 5.0]), 4.9).size == 0
     with pytest.raises(ValueError, match="seconds"):
         within_seconds(np.array([0]), np.array([1.0]), 0.0)
+
+
+def test_expected_correction_seconds_of_the_error_model_price_a_pick_when_recorded():
+    records = [
+        record("x/1.png", [(1, 1, 10, 10, 0, 0.9)] * 3, components={"error_seconds": 6.5}),
+        record("x/2.png", [(1, 1, 10, 10, 0, 0.9)] * 3),
+    ]
+    np.testing.assert_allclose(estimated_seconds(records, COST), [6.5, 2.0 + 3 * 10.0])
 
 
 def test_random_strategy_needs_no_score_and_job_source_checks_folder(folder, tmp_path):
