@@ -42,8 +42,15 @@ def test_the_train_run_saved_its_error_model_and_only_a_stage_with_one_loads_it(
     assert (run_dir / "error_model.joblib").is_file()
     assert card["uncertainty"]["error_model"]["images"] == card["evaluation"]["n_images"]
     text = (run_dir / "model_card.md").read_text()
-    assert "## Difficulty on VAL" in text and "the learned error model (LogisticRegression / " in text
+    assert "## Difficulty on VAL" in text and "Image score: the learned error model (" in text
     assert "| failed |" in text and "(out of fold)" in text
+    model = card["uncertainty"]["error_model"]
+    # a 3-epoch model may keep no box, or only wrong ones: then the box model is a constant, and the card
+    # says why
+    assert model["box_model"] in ("LogisticRegression", "DummyClassifier")
+    said = any("constant box model" in n or "no auto-label to learn from" in n for n in model["notes"])
+    assert (model["box_model"] == "DummyClassifier") == said
+    assert all(f"- {n}" in text for n in model["notes"])
     fit = stage_of().load_calibration(run_dir / "weights.pt")
     assert fit.error_model is not None and fit.error_model.mc_features
     with pytest.raises(DataError, match="calibrated with a learned error model"):
