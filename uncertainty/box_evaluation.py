@@ -55,12 +55,14 @@ def score_paths_with_boxes(
     def run(images: list[np.ndarray], batch_paths: list[Path]) -> list[BoxScored]:
         out = []
         batch = labeler.samples(images, [p.name for p in batch_paths])
-        for samples, fields in zip(batch, labeler.fields_batch(batch), strict=True):
+        per_image = [box_components(samples, conf=conf) for samples in batch]
+        for samples, fields, components in zip(
+            batch, labeler.fields_batch(batch, per_image), per_image, strict=True
+        ):
             kept = samples.candidates.conf >= conf
-            components = box_components(samples, conf=conf)
             measures = {"mc": labeler.scorer.box_uncertainty(components, kept)[kept]}
             measures.update({name: values[kept] for name, values in components.items()})
-            features = error_features(samples, conf=conf, mc=True)
+            features = error_features(samples, conf=conf, mc=True, components=components)
             out.append((samples.candidates.above(conf), fields, measures, features))
         return out
 

@@ -113,7 +113,12 @@ class ImageErrors:
 
 @dataclass
 class FittedErrorModel:
-    """The fitted box classifier and miss regressor, their feature names and the cost model's seconds."""
+    """The fitted box classifier and miss regressor, their feature names and the cost model's seconds.
+
+    image_range: (2, G) the lowest and highest image features seen in fitting; new images' features are
+    clipped into it, so the miss regressor (a log-linear model by default) does not extrapolate
+    exponentially on images unlike any it was fitted on (None: no clipping).
+    """
 
     box_model: Any
     missing_model: Any
@@ -124,6 +129,7 @@ class FittedErrorModel:
     n_images: int
     n_boxes: int
     notes: list[str] = field(default_factory=list)
+    image_range: np.ndarray | None = None
     sklearn_version: str = sklearn.__version__
 
     @staticmethod
@@ -147,9 +153,10 @@ class FittedErrorModel:
         sizes = [len(bx) for bx, _ in features]
         box_x = np.concatenate([bx for bx, _ in features])
         probs = _outcome_probs(self.box_model, box_x)
-        lam = np.clip(
-            np.asarray(self.missing_model.predict(np.stack([ix for _, ix in features])), np.float64), 0, None
-        )
+        image_x = np.stack([ix for _, ix in features])
+        if self.image_range is not None:
+            image_x = np.clip(image_x, self.image_range[0], self.image_range[1])
+        lam = np.clip(np.asarray(self.missing_model.predict(image_x), np.float64), 0, None)
         per_image = np.split(probs, np.cumsum(sizes)[:-1])
         s = self.seconds
         action = np.array([s["t_verify"], s["t_relabel"], s["t_delete"]])
@@ -206,6 +213,7 @@ class ErrorModel:
             n_images=data.n_images,
             n_boxes=len(data.box_y),
             notes=notes,
+            image_range=np.stack([data.image_x.min(0), data.image_x.max(0)]),
         )
 
     def cross_fit(

@@ -48,10 +48,17 @@ class UncertaintyLabeler:
     def samples(self, images: Sequence[np.ndarray], keys: Sequence[str]) -> list[MCSamples]:
         return self.mc.predict(images, seeds=[image_seed(k) for k in keys])
 
-    def fields_batch(self, batch: Sequence[MCSamples]) -> list[dict[str, Any]]:
-        """The record fields of each image's samples (one error-model call for the whole batch)."""
+    def fields_batch(
+        self, batch: Sequence[MCSamples], components: Sequence[dict[str, np.ndarray]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The record fields of each image's samples (one error-model call for the whole batch).
+
+        components: each image's :func:`~uncertainty.image_score.box_components` when already computed.
+        """
         conf = self.detector.conf
-        pairs = [(s, box_components(s, conf=conf)) for s in batch]
+        if components is None:
+            components = [box_components(s, conf=conf) for s in batch]
+        pairs = list(zip(batch, components, strict=True))
         out = [self.scorer.record_fields(s, conf=conf, components=c) for s, c in pairs]
         model = self.error_model
         if model is not None and batch:

@@ -131,6 +131,22 @@ def test_pooling_follows_the_documented_formula():
         assert pred.expected_seconds[i] == pytest.approx(expected)
 
 
+def test_misses_are_not_extrapolated_beyond_the_features_seen_in_fitting():
+    features, codes, missed = synthetic_val(30)
+    fitted = logistic_model().fit(ErrorData.of(features, codes, missed), cost=CostModel(), num_classes=1)
+    box_x, image_x = features[0]
+    names = image_feature_names(mc=True)
+    far = image_x.copy()
+    far[names.index("log_near")] = np.log1p(500)  # 500 near misses: far beyond the fitted images'
+    far[names.index("near_sum")] = 100.0
+    edge = image_x.copy()
+    edge[names.index("log_near")] = fitted.image_range[1, names.index("log_near")]
+    edge[names.index("near_sum")] = fitted.image_range[1, names.index("near_sum")]
+    pred = fitted.predict([(box_x, far), (box_x, edge)])
+    assert pred.expected_missed[0] == pytest.approx(pred.expected_missed[1])
+    assert pred.expected_missed[0] <= max(missed) + 1
+
+
 def test_a_single_outcome_gets_a_constant_model_and_a_note():
     features, codes, missed = synthetic_val(10)
     fitted = logistic_model().fit(

@@ -66,23 +66,23 @@ def test_train_calibrates_and_labels_the_pool(one_class_run):
         assert r.components["error_seconds"] >= 2.0 and r.components["error_missed"] >= 0
 
 
+def run_app(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
+    """``python -m module overrides...`` in ``cwd``, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
 def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
     run_dir, _, data = one_class_run
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uncertainty.evaluate",
-            f"weights={run_dir / 'weights.pt'}",
-            *ONE_CLASS,
-            f"data.root={data}",
-            "uncertainty.mc.passes=4",
-            f"hydra.run.dir={tmp_path / 'eval'}",
-        ],
-        capture_output=True,
-        text=True,
+    done = run_app(
+        "uncertainty.evaluate",
+        f"weights={run_dir / 'weights.pt'}",
+        *ONE_CLASS,
+        f"data.root={data}",
+        "uncertainty.mc.passes=4",
+        f"hydra.run.dir={tmp_path / 'eval'}",
         cwd=tmp_path,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "eval" / "uncertainty_eval.json").read_text())
@@ -95,20 +95,13 @@ def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
 
 def test_a_label_job_refuses_a_scorer_its_bands_were_not_fitted_for(one_class_run, tmp_path):
     run_dir, _, data = one_class_run
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autolabel.label",
-            f"weights={run_dir / 'weights.pt'}",
-            f"source={data / 'images'}",
-            f"output={tmp_path / 'out'}",
-            "uncertainty/error_model=none",
-        ],
-        capture_output=True,
-        text=True,
+    done = run_app(
+        "autolabel.label",
+        f"weights={run_dir / 'weights.pt'}",
+        f"source={data / 'images'}",
+        f"output={tmp_path / 'out'}",
+        "uncertainty/error_model=none",
         cwd=tmp_path,
-        timeout=300,
     )
     assert done.returncode != 0
     assert "calibrated with a learned error model" in done.stderr and "Traceback" not in done.stderr
