@@ -18,7 +18,7 @@ from autolabel.images import map_batches
 from autolabel.matching import needs_correction
 from autolabel.structures import Detections, GroundTruth
 from autolabel.yolo_format import DataError
-from uncertainty.box_evaluation import match_outcomes, score_paths_with_boxes
+from uncertainty.box_evaluation import Outcomes, match_outcomes, score_paths_with_boxes
 from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
 from uncertainty.error_features import without_mc
 from uncertainty.error_model import ErrorData, ErrorModel, FittedErrorModel, ImageErrors
@@ -82,21 +82,16 @@ def fit_error_model(
     labeler: UncertaintyLabeler,
     error_model: ErrorModel,
     scored: Sequence[tuple],
-    truths: Sequence[GroundTruth],
+    outcomes: Outcomes,
     *,
     cost: CostModel,
-) -> tuple[FittedErrorModel, ImageErrors, np.ndarray]:
-    """Cross-fit ``error_model`` on images scored by ``score_paths_with_boxes``.
-
-    Returns (the model fitted on all of them, out-of-fold predictions, (K,) bool needs_correction).
-    """
-    dets = [det for det, *_ in scored]
-    outcomes = match_outcomes(dets, truths, cost=cost)
+) -> tuple[FittedErrorModel, ImageErrors]:
+    """Cross-fit ``error_model`` on images scored by ``score_paths_with_boxes`` and matched to their truth
+    (``match_outcomes``). Returns (the model fitted on all of them, out-of-fold predictions)."""
     features = [f if error_model.mc_features else without_mc(f) for *_, f in scored]
-    codes = np.split(outcomes.box_codes(), np.cumsum([len(d) for d in dets])[:-1])
+    codes = np.split(outcomes.box_codes(), np.cumsum([len(det) for det, *_ in scored])[:-1])
     data = ErrorData.of(features, codes, outcomes.missed)
-    fitted, oof = error_model.cross_fit(data, features, cost=cost, num_classes=labeler.detector.num_classes)
-    return fitted, oof, outcomes.needs_correction
+    return error_model.cross_fit(data, features, cost=cost, num_classes=labeler.detector.num_classes)
 
 
 def fit_error_difficulty(
@@ -122,7 +117,9 @@ def fit_error_difficulty(
             "raise split.val, or set uncertainty/error_model=none"
         )
     scored = score_paths_with_boxes(labeler, paths, batch=batch, desc="calibrate")
-    fitted, oof, labels = fit_error_model(labeler, error_model, scored, truths, cost=cost)
+    outcomes = match_outcomes([det for det, *_ in scored], truths, cost=cost)
+    fitted, oof = fit_error_model(labeler, error_model, scored, outcomes, cost=cost)
+    labels = outcomes.needs_correction
     failed = np.array([fields["failed"] for _, fields, *_ in scored], dtype=bool)
     calibration = calibrate(
         np.where(failed, np.nan, oof.p_needs_correction),

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from autolabel.efficiency import CostModel
-from autolabel.structures import GroundTruth
-from uncertainty.box_evaluation import BoxScored
+from uncertainty.box_evaluation import BoxScored, Outcomes
 from uncertainty.difficulty import fit_error_model
 from uncertainty.error_features import without_mc
 from uncertainty.error_model import ErrorModel
@@ -23,12 +22,14 @@ def error_model_methods(
     error_model: ErrorModel,
     labeler: UncertaintyLabeler,
     val: Sequence[BoxScored],
-    val_truths: Sequence[GroundTruth],
+    val_outcomes: Outcomes,
     test: Sequence[BoxScored],
     *,
     cost: CostModel,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
     """Image methods and box measures of ``error_model`` with its MC features and without them.
+
+    val_outcomes: the VAL images matched to their truth (:func:`uncertainty.box_evaluation.match_outcomes`).
 
     Returns ({name: (VAL out-of-fold scores (K_val,), test scores (K,))}, {name: (B,) P(wrong) of the test
     auto-labels}); image methods ``<name>`` rank by P(needs correction), ``<name>_seconds`` by expected
@@ -38,7 +39,7 @@ def error_model_methods(
     boxes: dict[str, np.ndarray] = {}
     for name, mc in ((WITH_MC, True), (SINGLE_PASS, False)):
         variant = dataclasses.replace(error_model, mc_features=mc)
-        fitted, oof, _ = fit_error_model(labeler, variant, val, val_truths, cost=cost)
+        fitted, oof = fit_error_model(labeler, variant, val, val_outcomes, cost=cost)
         pred = fitted.predict([f if mc else without_mc(f) for *_, f in test])
         images[name] = (oof.p_needs_correction, pred.p_needs_correction)
         images[f"{name}_seconds"] = (oof.expected_seconds, pred.expected_seconds)

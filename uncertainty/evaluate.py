@@ -35,7 +35,6 @@ from autolabel.split import read_manifest, split_dataset
 from autolabel.views import load_truth
 from autolabel.yolo_format import DataError
 from uncertainty.box_evaluation import evaluate_boxes, match_outcomes, score_paths_with_boxes, stack_measures
-from uncertainty.difficulty import correction_labels
 from uncertainty.error_evaluation import WITH_MC, error_model_methods
 from uncertainty.evaluation import evaluate_methods, report
 
@@ -71,16 +70,17 @@ def main(cfg: DictConfig) -> float | None:
     truths = [load_truth(p, num_classes=n_classes) for p in paths]
     outcomes = match_outcomes([det for det, _ in test], truths, cost=cost)
     if cfg.eval_split == "val":
-        val_box_scored, val_truths = box_scored, truths
+        val_box_scored, val_outcomes = box_scored, outcomes
     else:
         val_box_scored = score_paths_with_boxes(labeler, split["val"], batch=cfg.batch, desc="val")
         val_truths = [load_truth(p, num_classes=n_classes) for p in split["val"]]
+        val_outcomes = match_outcomes([det for det, *_ in val_box_scored], val_truths, cost=cost)
     val = [(det, fields) for det, fields, *_ in val_box_scored]
-    val_labels = correction_labels(val, val_truths)
+    val_labels = val_outcomes.needs_correction
     image_extra, box_extra = {}, {}
     if stage.error_model is not None:
         image_extra, box_extra = error_model_methods(
-            stage.error_model, labeler, val_box_scored, val_truths, box_scored, cost=cost
+            stage.error_model, labeler, val_box_scored, val_outcomes, box_scored, cost=cost
         )
     cal = cfg.uncertainty.calibration
     result = evaluate_methods(

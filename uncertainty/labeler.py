@@ -71,14 +71,13 @@ class UncertaintyLabeler:
                 fields["components"]["error_seconds"] = round(float(pred.expected_seconds[i]), 6)
                 fields["components"]["error_missed"] = round(float(pred.expected_missed[i]), 6)
                 fields["score"] = round(p, 6)
-        if self.calibration is not None:
-            for fields in out:
-                score = np.array([np.nan if fields["score"] is None else fields["score"]])
-                p = float(self.calibration.p_needs_correction(score)[0])
-                fields["p_needs_correction"] = None if np.isnan(p) else round(p, 6)
-                fields["difficulty"] = (
-                    "failed" if fields["failed"] else str(self.calibration.difficulty(score)[0])
-                )
+        if self.calibration is not None and out:
+            scores = np.array([np.nan if f["score"] is None else f["score"] for f in out], dtype=np.float64)
+            p_needs = self.calibration.p_needs_correction(scores)
+            bands = self.calibration.difficulty(scores)
+            for fields, p, band in zip(out, p_needs, bands, strict=True):
+                fields["p_needs_correction"] = None if np.isnan(p) else round(float(p), 6)
+                fields["difficulty"] = "failed" if fields["failed"] else str(band)
         return out
 
     def fields(self, samples: MCSamples) -> dict[str, Any]:
