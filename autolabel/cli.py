@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from hydra.errors import InstantiationException
 
-from autolabel.yolo_format import DataError
+from autolabel.errors import DataError
 
 T = TypeVar("T")
 log = logging.getLogger("autolabel")
@@ -19,9 +19,9 @@ log = logging.getLogger("autolabel")
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by the user's input or settings (not bugs): reported without a traceback."""
-    from autolabel.detector import ModelError
-    from autolabel.job import JobError
-    from autolabel.label_studio_api import LabelStudioError
+    from autolabel.job.runner import JobError
+    from autolabel.model.detector import ModelError
+    from autolabel.review.label_studio_client import LabelStudioError
 
     return (DataError, ModelError, JobError, LabelStudioError, FileNotFoundError)
 

@@ -2,7 +2,7 @@
 
 Reads an annotation tool's export with the ``reader`` of ``conf/reader/`` (Label Studio JSON or YOLO,
 COCO, CVAT XML), maps every entry to its image through the batches it was sent in, and writes YOLO label
-files beside the images (:mod:`autolabel.human_labels`): the dataset becomes partly labeled, and
+files beside the images (:mod:`autolabel.review.human_labels`): the dataset becomes partly labeled, and
 ``python -m autolabel.train data=yolo data.path=... split=labeled`` trains the next model on it.
 """
 
@@ -16,12 +16,12 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from autolabel.annotations import ReadReport
 from autolabel.cli import clear_errors
-from autolabel.human_labels import REVIEWS, import_reviewed
-from autolabel.picks import read_picks
+from autolabel.errors import DataError
+from autolabel.formats.reviewed import ReadReport
+from autolabel.review.human_labels import REVIEWS, import_reviewed
+from autolabel.review.picks import read_picks
 from autolabel.settings_check import check_import_settings
-from autolabel.yolo_format import DataError
 
 log = logging.getLogger("autolabel.import_labels")
 SHOW = 5

@@ -3,8 +3,8 @@
 With ``uncertainty=mc_dropout`` (default) every record also gets MC-dropout uncertainty fields, and,
 when ``calibration.json`` sits beside the weights, ``p_needs_correction`` and ``difficulty``.
 
-Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job`).
-``backend=ray`` labels on Ray Data (:mod:`autolabel.ray_backend`); the records are the same.
+Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job.runner`).
+``backend=ray`` labels on Ray Data (:mod:`autolabel.job.ray_backend`); the records are the same.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
-from autolabel.detector import Detector
+from autolabel.model.detector import Detector
 from autolabel.pipeline import FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
 from autolabel.settings_check import check_label_settings
 

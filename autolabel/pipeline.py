@@ -25,15 +25,15 @@ from typing import Any, Protocol
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.backends import Backend
-from autolabel.detector import Detector, train_detector
-from autolabel.efficiency import CostModel
-from autolabel.job import PredictFn, plain_predict, run_label_job
-from autolabel.model_card import evaluate, write_model_card
-from autolabel.split import Split, read_manifest, split_dataset, split_labeled, write_manifest
+from autolabel.data.split import Split, read_manifest, split_dataset, split_labeled, write_manifest
+from autolabel.data.views import build_view, load_truth
+from autolabel.formats.yolo import DatasetSpec
+from autolabel.job.backends import Backend
+from autolabel.job.runner import PredictFn, plain_predict, run_label_job
+from autolabel.model.card import evaluate, write_model_card
+from autolabel.model.detector import Detector, train_detector
+from autolabel.model.efficiency import CostModel
 from autolabel.structures import GroundTruth
-from autolabel.views import build_view, load_truth
-from autolabel.yolo_format import DatasetSpec
 
 log = logging.getLogger("autolabel.pipeline")
 FALLBACK_CONF = 0.25  # the label app's threshold when no model card sits beside the weights

@@ -4,7 +4,7 @@ Reads an auto-label output folder, leaves out images that already have a human l
 ones, and those outside ``include`` / ``image_list``), ranks the rest with the strategy of
 ``conf/selection/`` and keeps ``n`` images or as many as fit ``seconds`` of labeling. Writes the batch
 (``picks.jsonl``, ``picks.csv``, ``batch.json``) and the files annotation tools open
-(:mod:`autolabel.batch_exports`) to ``output``.
+(:mod:`autolabel.review.exports`) to ``output``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.batch_exports import write_batch_exports
 from autolabel.cli import clear_errors
-from autolabel.picks import candidates, choose, picks_of, read_job, write_picks
+from autolabel.errors import DataError
 from autolabel.records import read_folder_records
+from autolabel.review.exports import write_batch_exports
+from autolabel.review.picks import candidates, choose, picks_of, read_job, write_picks
 from autolabel.settings_check import check_select_settings
-from autolabel.yolo_format import DataError
 
 log = logging.getLogger("autolabel.select")
 SHOW = 10  # picks printed on the console

@@ -19,7 +19,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from autolabel.yolo_format import DataError
+from autolabel.errors import DataError
 
 MIN_IMGSZ = 32  # the largest stride of a YOLO v8 / 11 model: a smaller input has no feature map
 _CUDA = re.compile(r"cuda(?::(\d+))?")
@@ -250,7 +250,7 @@ def check_train_settings(cfg: DictConfig) -> None:
         check_bool(cfg, "data.allow_unlabeled")
     _check_instantiates(cfg, "cost")
     check_uncertainty_settings(cfg)
-    from autolabel.detector import check_model_source  # a model that would download or lacks probs
+    from autolabel.model.detector import check_model_source  # a model that would download or lacks probs
 
     check_model_source(cfg.model.name)
 
@@ -291,7 +291,7 @@ def check_folder(cfg: DictConfig, key: str, what: str) -> Path:
 
 def check_select_settings(cfg: DictConfig) -> Path:
     """Every setting of ``python -m autolabel.select`` (conf/select.yaml); returns the labels folder."""
-    from autolabel.job import MARKER
+    from autolabel.job.runner import MARKER
 
     labels = check_folder(cfg, "labels", "an auto-label output folder")
     if not (labels / MARKER).is_file():

@@ -3,7 +3,7 @@
 push: a batch from ``autolabel.select`` becomes tasks with predictions in a project, tasks already there
 get the new model's scores, and the project serves the most uncertain image under that model first.
 pull: the project's JSON export comes back as human labels beside the images (``autolabel.import_labels``
-does the same from a file). See :mod:`autolabel.label_studio_sync`.
+does the same from a file). See :mod:`autolabel.review.label_studio_sync`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import hydra
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
-from autolabel.label_studio_api import LabelStudio
-from autolabel.label_studio_sync import pull_labels, push_batch
+from autolabel.review.label_studio_client import LabelStudio
+from autolabel.review.label_studio_sync import pull_labels, push_batch
 from autolabel.settings_check import check_sync_settings
 
 log = logging.getLogger("autolabel.sync")

@@ -10,7 +10,7 @@ def untrained_weights(folder: Path, num_classes: int) -> Path:
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 
-    import autolabel.detector  # noqa: F401  (configures ultralytics offline first)
+    import autolabel.model.detector  # noqa: F401  (configures ultralytics offline first)
 
     model = YOLO("yolov8n.yaml")
     model.model = DetectionModel("yolov8n.yaml", nc=num_classes, verbose=False)

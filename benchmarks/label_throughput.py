@@ -22,9 +22,9 @@ from pathlib import Path
 
 import cv2
 
-from autolabel.detector import Detector  # configures ultralytics offline before importing it
-from autolabel.job import PredictFn, plain_predict, run_label_job
-from autolabel.offline import torch_threads
+from autolabel.job.runner import PredictFn, plain_predict, run_label_job
+from autolabel.model.detector import Detector  # configures ultralytics offline before importing it
+from autolabel.model.offline import torch_threads
 from benchmarks.common import uncertainty_stage, untrained_weights
 
 
@@ -92,7 +92,7 @@ def job_seconds(
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from autolabel.datasets import demo_dataset
+    from autolabel.data.datasets import demo_dataset
 
     spec = demo_dataset(n_images=args.images, image_size=args.imgsz, seed=0)
     paths = list(spec.train)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import cv2
 
-from autolabel.detector import Detector
-from autolabel.offline import torch_threads
+from autolabel.model.detector import Detector
+from autolabel.model.offline import torch_threads
 from benchmarks.common import uncertainty_stage, untrained_weights
 from uncertainty.mc_dropout import full_pass_outputs
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from ultralytics import YOLO
 
-    from autolabel.datasets import demo_dataset
+    from autolabel.data.datasets import demo_dataset
 
     spec = demo_dataset(n_images=max(args.batch, 16), image_size=args.imgsz, seed=0)
     images = [cv2.imread(str(p)) for p in spec.train[: args.batch]]

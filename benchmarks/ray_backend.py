@@ -79,7 +79,7 @@ def ray_start_seconds() -> float:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from autolabel.datasets import demo_dataset
+    from autolabel.data.datasets import demo_dataset
 
     spec = demo_dataset(n_images=args.images, image_size=args.imgsz, seed=0)
     sides = {

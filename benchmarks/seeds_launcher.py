@@ -24,7 +24,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from autolabel.offline import torch_threads
+from autolabel.model.offline import torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = (sys.executable, "-m", "experiments.gt2_vs_random")

@@ -18,17 +18,11 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.yolo_format import DataError
+from autolabel.atomic_files import create_text_once
+from autolabel.errors import DataError
+from experiments.reporting.summary import experiment_metrics, rounds_entry, write_run_report
 from experiments.rounds import check_rounds, run_rounds
-from experiments.run_folder import (
-    CONFIG_FILE,
-    RESULT_FILE,
-    RunFolder,
-    create_text_once,
-    differing_keys,
-    seed_lock,
-)
-from experiments.run_summary import experiment_metrics, rounds_entry, write_run_report
+from experiments.run_folder import CONFIG_FILE, RESULT_FILE, RunFolder, differing_keys, seed_lock
 from experiments.seed_run import check_control, check_same_cal1, run_seed, settings_as_now
 
 log = logging.getLogger("experiments.experiment")

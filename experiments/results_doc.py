@@ -18,10 +18,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.report import summary_lines
-from experiments.report_format import decimal, ratio, table
+from experiments.reporting.formatting import decimal, ratio, table
+from experiments.reporting.markdown import summary_lines
 from experiments.run_folder import METRICS_FILE, RunFolder
-from uncertainty.evaluation import table as uncertainty_table
+from uncertainty.evaluation.images import table as uncertainty_table
 
 HEADER = """# Results
 

@@ -34,13 +34,13 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from autolabel.detector import Detector
+from autolabel.data.views import build_view, load_truth, view_name
+from autolabel.errors import DataError
+from autolabel.model.detector import Detector
 from autolabel.pipeline import UncertaintyStage, evaluate_weights, fit, label_folder
 from autolabel.records import ImageRecord, read_folder_records
-from autolabel.selection import RandomSelection
-from autolabel.strategy import Strategy, call_select
-from autolabel.views import build_view, load_truth, view_name
-from autolabel.yolo_format import DataError
+from autolabel.review.selection import RandomSelection
+from autolabel.review.strategy import Strategy, call_select
 from experiments.constants import ROUND_SALT
 from experiments.run_folder import SeedFolder, fresh_folder, write_json
 from experiments.stats import paired_difference, summarize

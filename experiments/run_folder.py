@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +31,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.job_lock import OutputLocked, output_lock
+from autolabel.atomic_files import write_text_atomic
+from autolabel.data.split import Split, read_manifest
+from autolabel.data.views import load_truth, view_name
+from autolabel.errors import DataError
+from autolabel.job.lock import OutputLocked, output_lock
 from autolabel.records import ImageRecord, json_safe, read_folder_records
-from autolabel.split import Split, read_manifest
 from autolabel.structures import GroundTruth
-from autolabel.views import load_truth, view_name
-from autolabel.yolo_format import DataError, write_temp_beside, write_text_atomic
 
 CONFIG_FILE = "experiment_config.yaml"  # a run folder's settings, saved by its first run
 RESULT_FILE = "result.json"  # a seed's figures, written last
@@ -187,29 +187,13 @@ def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(json_safe(data), indent=2))
 
 
-def create_text_once(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` unless that file exists; True when this call wrote it.
-
-    Atomic: of jobs racing to create one file exactly one wins, and none reads it half-written (the text
-    goes to a temp file first, then is hard-linked to ``path``, which fails when ``path`` exists).
-    """
-    tmp = write_temp_beside(Path(path), text)
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
-
-
 @contextlib.contextmanager
 def seed_lock(seed_dir: Path) -> Iterator[None]:
     """Hold a seed folder for the ``with`` block (created if needed), or raise DataError at once.
 
     Jobs of different seeds share a run folder freely; a second job on the same seed at the same time
     (one seed launched twice) would overwrite the first's models, so it is refused. The lock is an
-    ``flock`` (:func:`autolabel.job_lock.output_lock`): a killed job's lock never blocks a resume.
+    ``flock`` (:func:`autolabel.job.lock.output_lock`): a killed job's lock never blocks a resume.
     """
     seed_dir = Path(seed_dir)
     seed_dir.mkdir(parents=True, exist_ok=True)

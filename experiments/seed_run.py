@@ -30,10 +30,12 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from autolabel.detector import Detector
-from autolabel.efficiency import CostModel
-from autolabel.job import MARKER
-from autolabel.model_card import write_model_card
+from autolabel.data.views import build_view, load_truth
+from autolabel.errors import DataError
+from autolabel.job.runner import MARKER
+from autolabel.model.card import write_model_card
+from autolabel.model.detector import Detector
+from autolabel.model.efficiency import CostModel
 from autolabel.pipeline import (
     StageTimer,
     evaluate_weights,
@@ -43,11 +45,9 @@ from autolabel.pipeline import (
     uncertainty_settings,
 )
 from autolabel.records import ALL_BANDS, NO_BAND, ImageRecord
-from autolabel.selection import composition, cost_matched_control, random_control
-from autolabel.strategy import Selection, call_select
+from autolabel.review.selection import composition, cost_matched_control, random_control
+from autolabel.review.strategy import Selection, call_select
 from autolabel.structures import GroundTruth
-from autolabel.views import build_view, load_truth
-from autolabel.yolo_format import DataError
 from experiments.constants import CONTROL_SALT, GT2_SALT, MODEL_NAMES
 from experiments.run_folder import (
     RESULT_FILE,
@@ -70,7 +70,7 @@ CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "boost")
 def model_summary(
     evaluation: dict[str, Any], train_images: Sequence[Path], truth_of: Callable[[Path], GroundTruth]
 ) -> dict[str, Any]:
-    """The figures of one model that the report compares (from :func:`autolabel.model_card.evaluate`).
+    """The figures of one model that the report compares (from :func:`autolabel.model.card.evaluate`).
 
     truth_of: an image's truth (the training labels), for the box count.
     """

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from autolabel.job import MARKER
+from autolabel.job.runner import MARKER
 from autolabel.records import ImageRecord, RecordWriter
 from autolabel.structures import Detections
 

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from autolabel.errors import DataError
 from autolabel.pipeline import evaluate_weights, fit
-from autolabel.yolo_format import DataError
 from experiments.constants import MODEL_NAMES
 from experiments.run_folder import RunFolder, fresh_folder
 

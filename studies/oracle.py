@@ -2,11 +2,11 @@
 
 The experiment knows what the annotator would find in every pool image, so it can rank the pool by what an
 uncertainty score tries to predict: how many errors CAL1's auto-labels hold (``errors`` = FP + FN + wrong
-class, matched at IoU >= 0.5 by :mod:`autolabel.matching`), or by how many boxes an image holds
+class, matched at IoU >= 0.5 by :mod:`autolabel.model.matching`), or by how many boxes an image holds
 (``truth_boxes``). ``selection=oracle`` takes the ``budget`` images ranked highest, so its CAL2 - CONTROL
 gap bounds what a better score could give on the same data and recipe. It is a measuring stick, not a
 strategy: a real selection never sees the truth. It asks for the truth through its ``select`` signature
-(:func:`autolabel.selection.call_select` passes it), so no loop needs to know it.
+(:func:`autolabel.review.selection.call_select` passes it), so no loop needs to know it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from autolabel.efficiency import class_counts
-from autolabel.matching import match_detections
+from autolabel.model.efficiency import class_counts
+from autolabel.model.matching import match_detections
 from autolabel.records import ImageRecord
-from autolabel.selection import check_budget, top_by_value
-from autolabel.strategy import Selection
+from autolabel.review.selection import check_budget, top_by_value
+from autolabel.review.strategy import Selection
 from autolabel.structures import GroundTruth
 
 ORACLE_KEYS = ("errors", "truth_boxes")
@@ -27,7 +27,7 @@ ORACLE_KEYS = ("errors", "truth_boxes")
 
 def truth_counts(record: ImageRecord, truth: GroundTruth, num_classes: int) -> np.ndarray:
     """(6,) int64 counts of one auto-labeled image against its truth: n_truth, n_pred, tp, wrong_class,
-    fp, fn (:data:`autolabel.efficiency.COUNT_COLUMNS`), summed over classes."""
+    fp, fn (:data:`autolabel.model.efficiency.COUNT_COLUMNS`), summed over classes."""
     det = record.detections_for(num_classes)
     return class_counts(det, truth, match_detections(det, truth), num_classes=num_classes).sum(0)
 

@@ -3,7 +3,7 @@
 ``python -m studies.score_check runs/gt2_vs_random/demo [--fraction 0.3]``
 
 For every seed of a finished run, CAL1's auto-labels of POOL (``cal1/pool_labels/``) are
-matched to the pool's hidden truth (IoU >= 0.5, :mod:`autolabel.matching`). Per image:
+matched to the pool's hidden truth (IoU >= 0.5, :mod:`autolabel.model.matching`). Per image:
 
 - ``errors``: what a person must fix, FP + FN + wrong class;
 - ``fix_seconds``: the cost model's seconds to correct the auto-labels (t_verify per TP, t_relabel per
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from hydra.utils import instantiate
 
-from autolabel.efficiency import CostModel, action_seconds
-from autolabel.yolo_format import DataError
+from autolabel.errors import DataError
+from autolabel.model.efficiency import CostModel, action_seconds
 from experiments.run_folder import RunFolder, SeedFolder, write_json
 from studies.oracle import truth_counts
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from autolabel.errors import DataError
 from autolabel.pipeline import evaluate_weights
-from autolabel.yolo_format import DataError
 from experiments.constants import MODEL_NAMES
 from experiments.run_folder import RunFolder, SeedFolder, write_json
 from experiments.stats import paired_difference, summarize

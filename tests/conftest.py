@@ -13,6 +13,9 @@ import pytest
 from hypothesis import settings
 
 # The same examples on every run (CI must not be a lottery) and no per-example deadline on a busy machine.
+# The live Label Studio fixture, ``label_studio``, for every test folder.
+pytest_plugins = ["tests.label_studio_fixtures"]
+
 settings.register_profile("autolabel", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("autolabel")
 
@@ -54,7 +57,7 @@ def block_network():
 @pytest.fixture(scope="session")
 def demo_spec(tmp_path_factory):
     """A 48-image, 128 px demo set (seed 0)."""
-    from autolabel.datasets import demo_dataset
+    from autolabel.data.datasets import demo_dataset
 
     return demo_dataset(
         root=str(tmp_path_factory.mktemp("demo") / "set"), n_images=48, image_size=128, seed=0
@@ -149,7 +152,7 @@ def learning_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def weak_detector(trained_run):
     """The tiny trained model at a very low confidence: a 3-epoch model keeps few boxes above that."""
-    from autolabel.detector import Detector
+    from autolabel.model.detector import Detector
 
     run_dir, _, _ = trained_run
     return Detector(run_dir / "weights.pt", conf=1e-4, max_det=40)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from autolabel.label_studio_api import KEY_ENV, URL_ENV, LabelStudio
+from autolabel.review.label_studio_client import KEY_ENV, URL_ENV, LabelStudio
 
 MARKER = "label_studio: needs a live Label Studio server (LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY)"
 

@@ -9,7 +9,7 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from autolabel.efficiency import CostModel
+from autolabel.model.efficiency import CostModel
 from autolabel.pipeline import PlainLabels, uncertainty_settings
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -86,7 +86,7 @@ def test_experiment_keys_and_group_coexist():
     [
         ("cal1_60ep", {"trainer.epochs": 60}),
         ("cost_matched", {"experiment.control": "cost", "experiment.cal1_from": "runs/gt2_vs_random/demo"}),
-        ("box_count", {"selection._target_": "autolabel.selection.BoxCountSelection"}),
+        ("box_count", {"selection._target_": "autolabel.review.selection.BoxCountSelection"}),
         ("oracle", {"selection._target_": "studies.oracle.OracleSelection"}),
         ("mean_pooling", {"uncertainty.scorer.pooling.method": "mean"}),
         ("shift", {"data.shift_share": 0.15, "experiment.seeds": [0]}),
@@ -112,7 +112,7 @@ def test_demo_data_instantiates(tmp_path):
 
 
 def test_yolo_data_without_path_is_a_clear_error():
-    from autolabel.yolo_format import DataError
+    from autolabel.errors import DataError
 
     with pytest.raises(InstantiationException, match="data.path") as info:
         instantiate(compose_app("train", ["data=yolo"]).data)

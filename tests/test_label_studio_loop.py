@@ -21,12 +21,11 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from autolabel.label_studio_format import FROM_NAME, TO_NAME
+from autolabel.data.synthetic.shapes import generate_shapes
+from autolabel.formats.label_studio import FROM_NAME, TO_NAME
+from autolabel.formats.yolo import image_size, read_yolo_labels
 from autolabel.records import read_jsonl
-from autolabel.shapes import generate_shapes
-from autolabel.yolo_format import image_size, read_yolo_labels
 from tests.conftest import CONF_DIR
-from tests.label_studio_fixtures import label_studio  # noqa: F401  (the live server fixture)
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.slow]
 NAMES = ("square", "disc")

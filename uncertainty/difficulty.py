@@ -1,7 +1,7 @@
 """Score a labeled image set as if it were unlabeled, and fit the difficulty calibration on it.
 
 An image *needs correction* when its auto-labels at the operating threshold have any FP, FN or wrong
-class (:func:`autolabel.matching.needs_correction`); :func:`uncertainty.calibration.calibrate` then maps
+class (:func:`autolabel.model.matching.needs_correction`); :func:`uncertainty.calibration.calibrate` then maps
 scores to ``p_needs_correction`` and easy / medium / hard bands.
 """
 
@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from autolabel.efficiency import CostModel
-from autolabel.images import map_batches
-from autolabel.matching import needs_correction
+from autolabel.data.images import map_batches
+from autolabel.errors import DataError
+from autolabel.model.efficiency import CostModel
+from autolabel.model.matching import needs_correction
 from autolabel.structures import Detections, GroundTruth
-from autolabel.yolo_format import DataError
-from uncertainty.box_evaluation import Outcomes, match_outcomes, score_paths_with_boxes
 from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
 from uncertainty.error_features import without_mc
 from uncertainty.error_model import ErrorData, ErrorModel, FittedErrorModel, ImageErrors
+from uncertainty.evaluation.boxes import Outcomes, match_outcomes, score_paths_with_boxes
 from uncertainty.labeler import UncertaintyLabeler
 
 
@@ -167,7 +167,7 @@ def summarize(
 def plot_job_scores(output: Path, calibration: Calibration | None) -> Path | None:
     """``score_histogram.png`` of an auto-label job's records (None if they carry no scores)."""
     from autolabel.records import read_folder_records
-    from uncertainty.plots import score_histogram
+    from uncertainty.evaluation.plots import score_histogram
 
     records = [r for r in read_folder_records(output) if r.scored]
     if not records:

@@ -8,7 +8,7 @@ per image, with the boxes' outcomes taken as independent and the misses as Poiss
     p_needs_correction = 1 - prod_i (1 - p_wrong_i) * exp(-lam)
     expected_seconds   = t_image + sum_i (p_tp_i t_verify + p_wc_i t_relabel + p_fp_i t_delete) + lam t_draw
 
-with the cost model's seconds (:class:`autolabel.efficiency.CostModel`). ``ErrorModel.cross_fit`` gives
+with the cost model's seconds (:class:`autolabel.model.efficiency.CostModel`). ``ErrorModel.cross_fit`` gives
 every VAL image a prediction from a model fitted on the other folds (images, not boxes, are split), so the
 difficulty bands are calibrated on predictions the model never saw the truth of; the model applied to new
 images is then fitted on all of VAL. The estimators are chosen in the config (Hydra ``_target_``) and
@@ -31,7 +31,7 @@ from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.model_selection import KFold
 
-from autolabel.efficiency import CostModel
+from autolabel.model.efficiency import CostModel
 from uncertainty.error_features import box_feature_names, image_feature_names
 
 log = logging.getLogger("uncertainty.error_model")

@@ -3,15 +3,15 @@
 Scores VAL and ``eval_split`` (POOL by default, whose truth stays hidden from training) as if unlabeled,
 calibrates each method on VAL and measures it on ``eval_split`` at two levels: per image ("needs
 correction" AUROC, Spearman with the correction seconds of the cost model ``cost``, correction rate per
-band; :mod:`uncertainty.evaluation`) and per box (AUROC of each per-box measure for telling a wrong
-auto-label from a correct one; :mod:`uncertainty.box_evaluation`). Prints both tables and writes
+band; :mod:`uncertainty.evaluation.images`) and per box (AUROC of each per-box measure for telling a wrong
+auto-label from a correct one; :mod:`uncertainty.evaluation.boxes`). Prints both tables and writes
 ``uncertainty_eval.json`` into the run folder. The split comes from the
 ``manifest.csv`` beside the weights when there is one (the split the model was trained with), else from
 ``data`` / ``split`` / ``seed`` like the train app.
 
 With ``reviews=PATH`` (an import log, ``reviews.jsonl``) it measures the scores against what real
 reviewers changed instead, and fits the cost model's seconds to their lead times
-(:mod:`autolabel.review_outcomes`); it writes ``review_eval.json``.
+(:mod:`autolabel.review.outcomes`); it writes ``review_eval.json``.
 """
 
 from __future__ import annotations
@@ -26,17 +26,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from autolabel.cli import clear_errors
-from autolabel.detector import Detector
+from autolabel.data.split import read_manifest, split_dataset
+from autolabel.data.views import load_truth
+from autolabel.errors import DataError
+from autolabel.model.detector import Detector
 from autolabel.pipeline import FALLBACK_CONF, operating_threshold
 from autolabel.records import json_safe, read_jsonl
-from autolabel.review_outcomes import fit_costs, latest_reviews, score_outcomes
+from autolabel.review.outcomes import fit_costs, latest_reviews, score_outcomes
 from autolabel.settings_check import check_evaluate_settings
-from autolabel.split import read_manifest, split_dataset
-from autolabel.views import load_truth
-from autolabel.yolo_format import DataError
-from uncertainty.box_evaluation import evaluate_boxes, match_outcomes, score_paths_with_boxes, stack_measures
-from uncertainty.error_evaluation import WITH_MC, error_model_methods
-from uncertainty.evaluation import evaluate_methods, report
+from uncertainty.evaluation.boxes import (
+    evaluate_boxes,
+    match_outcomes,
+    score_paths_with_boxes,
+    stack_measures,
+)
+from uncertainty.evaluation.error_model import WITH_MC, error_model_methods
+from uncertainty.evaluation.images import evaluate_methods, report
 
 log = logging.getLogger("uncertainty.evaluate")
 

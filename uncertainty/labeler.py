@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from autolabel.detector import Detector
+from autolabel.model.detector import Detector
 from autolabel.structures import Detections
 from uncertainty.calibration import Calibration
 from uncertainty.error_features import error_features

@@ -11,7 +11,7 @@ hooks keep the final convs' inputs), runs NMS on that deterministic output, and 
 repeats mask -> 1x1 conv -> DFL decode T times: the boxes of the deterministic pass are read in every pass
 at the same anchors, no re-matching. :func:`dropout_patch` is the slow reference: it wraps the final convs
 (reversibly) and runs T full forwards with the same masks; with dropout off it equals the stock model.
-This module and ``autolabel/detector.py`` are the only places that know ultralytics' internals.
+This module and ``autolabel/model/detector.py`` are the only places that know ultralytics' internals.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autolabel.detector import Detector, branch_final_convs, detect_head, ops
+from autolabel.model.detector import Detector, branch_final_convs, detect_head, ops
 from autolabel.structures import Detections, box_iou
 from uncertainty.samples import MCSamples
 

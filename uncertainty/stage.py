@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autolabel.detector import Detector
-from autolabel.efficiency import CostModel
+from autolabel.errors import DataError
+from autolabel.model.detector import Detector
+from autolabel.model.efficiency import CostModel
 from autolabel.structures import GroundTruth
-from autolabel.yolo_format import DataError
 from uncertainty.calibration import Calibration
 from uncertainty.difficulty import fit_difficulty, fit_error_difficulty, plot_job_scores, summarize
 from uncertainty.error_model import (

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from autolabel.errors import DataError
 from autolabel.settings_check import (
     check_device,
     check_evaluate_settings,
     check_label_settings,
     check_train_settings,
 )
-from autolabel.yolo_format import DataError
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -112,7 +112,7 @@ def test_bad_train_settings_name_the_key(override, key):
 
 
 def test_a_train_model_that_would_download_is_refused():
-    from autolabel.detector import ModelError
+    from autolabel.model.detector import ModelError
 
     with pytest.raises(ModelError, match="nothing is downloaded"):
         check_train_settings(compose_app("train", ["model.name=yolov8n.pt"]))

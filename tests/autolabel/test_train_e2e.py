@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autolabel.data.split import read_manifest
 from autolabel.records import read_folder_records
-from autolabel.split import read_manifest
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from autolabel.split import read_manifest
-from autolabel.views import load_truth
-from autolabel.yolo_format import DataError
+from autolabel.data.split import read_manifest
+from autolabel.data.views import load_truth
+from autolabel.errors import DataError
 from experiments import experiment
 from experiments.experiment import run_experiment
 from studies.more_epochs import main, more_epochs

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from autolabel.yolo_format import DataError
+from autolabel.errors import DataError
 from experiments import rounds as rounds_module
 from experiments.experiment import run_experiment
+from experiments.reporting.summary import report_folder
 from experiments.rounds import check_rounds, label_savings, summarize_rounds
-from experiments.run_summary import report_folder
 from studies.same_results import without_timings
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

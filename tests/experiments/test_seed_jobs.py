@@ -12,12 +12,13 @@ from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from autolabel.yolo_format import DataError
+from autolabel.atomic_files import create_text_once
+from autolabel.errors import DataError
 from experiments import experiment
 from experiments.experiment import check_config, run_seed_job
 from experiments.gt2_vs_random import run_folder
 from experiments.report import main as report_main
-from experiments.run_folder import CONFIG_FILE, create_text_once, seed_lock
+from experiments.run_folder import CONFIG_FILE, seed_lock
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

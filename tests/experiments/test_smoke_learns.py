@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from experiments.experiment import run_experiment
-from experiments.report import FIGURES
 from experiments.report import main as report_main
+from experiments.reporting.markdown import FIGURES
 from experiments.results_doc import results_document
 from studies.same_results import compare_runs
 

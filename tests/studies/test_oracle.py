@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autolabel.records import ImageRecord
-from autolabel.strategy import call_select
+from autolabel.review.strategy import call_select
 from autolabel.structures import Detections, GroundTruth
 from studies.oracle import OracleSelection, truth_counts
 

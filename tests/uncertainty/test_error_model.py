@@ -4,7 +4,7 @@ from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from autolabel.efficiency import CostModel
+from autolabel.model.efficiency import CostModel
 from autolabel.structures import Detections
 from uncertainty.calibration import auroc
 from uncertainty.error_features import (

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from autolabel.detector import ops
+from autolabel.model.detector import ops
 from uncertainty.mc_dropout import MCDropout, draw_masks, dropout_patch, full_pass_outputs
 
 

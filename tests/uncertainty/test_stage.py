@@ -5,11 +5,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from autolabel.detector import Detector
+from autolabel.data.split import read_manifest
+from autolabel.data.views import load_truth
+from autolabel.errors import DataError
+from autolabel.model.detector import Detector
 from autolabel.pipeline import operating_threshold
-from autolabel.split import read_manifest
-from autolabel.views import load_truth
-from autolabel.yolo_format import DataError
 from tests.conftest import CONF_DIR
 
 

@@ -1,0 +1,387 @@
+"""The Markdown report of the CAL1 / CONTROL / CAL2 experiment and its PNG figures
+(:mod:`experiments.reporting.plots`).
+
+Per seed three detectors are trained and evaluated on the same VAL set: CAL1 (GT1), CONTROL (GT1 + a
+random pool draw) and CAL2 (GT1 + GT2, the pool images the uncertainty estimate rated medium / hard /
+failed). The report leads with a plain-language verdict on CAL2 vs CONTROL, computed only from the paired
+statistics' ``significant`` / ``direction`` fields and checked against their CI: a difference is called
+significant only when the flag says so *and* its 95% CI excludes 0 on the stated side.
+
+Input: the metrics dict (the caller also saves it as metrics.json). S and P are statistics over seeds::
+
+    S = {"mean": f, "std": f, "ci95": [lo, hi], "n": int, "values": [f per seed]}   # nan / None when n < 2
+    P = S | {"significant": bool, "direction": "a>b" | "a<b" | "not significant"}   # of a - b, paired
+
+    metrics = {
+      "experiment": {"name": str, "seeds": [int], "selection": str, "train_mode": "scratch" | "warm",
+                     "control": "size" | "cost", "epochs": int, "dataset": str},
+      "classes": [str],                                           # C class names
+      "per_seed": {"<seed>": {
+          "models": {"CAL1" | "CONTROL" | "CAL2": {
+              "map50": f, "map50_95": f, "precision": f, "recall": f, "boost": f,
+              "operating_threshold": f, "n_train_images": int, "n_train_boxes": int,
+              "per_class": {name: {"precision", "recall", "ap50", "ap50_95", "boost": f | None}}}},
+          "selection": {"gt2": {"n": int, "bands": {band: int}, "boxes": int, "class_boxes": {name: int},
+                                "label_seconds": f},  # drawing every box by hand, cost model
+                        "control": {same keys}, "pool_bands": {band: int}, "reason": str},
+          "stage_seconds": {stage: f}}},
+      "summary": {
+          "models": {model: {"map50_95" | "map50" | "precision" | "recall" | "boost": S, "per_class":
+                             {name: {"precision" | "recall" | "ap50" | "ap50_95" | "boost": S}}}},
+          "paired": {"CAL2-CONTROL" | "CAL2-CAL1" | "CONTROL-CAL1": {
+              "map50_95" | "map50" | "boost": P, "per_class": {name: {"ap50_95" | "boost": P}}}}},
+      "rounds": None | {"budget": int, "strategies": {"uncertainty" | "random": {
+                            "labeled": [int per round], "map50_95": [S per round]}},
+                        "paired_map50_95": [P per round],  # uncertainty - random, paired by seed
+                        "label_savings": {"fraction": f | None, "explanation": str}},  # see rounds.py
+      "stage_seconds": {"total": f, stage: f},
+    }
+
+Bands are easy | medium | hard | failed. mAP-type numbers and precision / recall are fractions in [0, 1]:
+the prose shows them in points (x100, 1 decimal), tables with 3 decimals; boosts are ratios shown as
+"1.23x". Any None / nan prints as "n/a".
+
+``python -m experiments.report RUN_FOLDER`` (:mod:`experiments.report`) writes both from a run folder's
+finished seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from experiments.reporting import plots
+from experiments.reporting.formatting import (
+    RULES,
+    cell,
+    count,
+    decimal,
+    format_number,
+    get,
+    hours,
+    mean_count,
+    n_values,
+    points,
+    ratio,
+    rule_name,
+    seed_mean,
+    table,
+    table_fmt,
+)
+from experiments.reporting.plots import MODELS, SAMPLE_BANDS, SampleImage, ci_bounds, number
+
+__all__ = ["SampleImage", "verdict_sentence", "write_report"]
+
+PAIRS: tuple[str, ...] = ("CAL2-CONTROL", "CAL2-CAL1", "CONTROL-CAL1")
+METRIC_NAMES = {
+    "map50_95": "mAP50-95",
+    "map50": "mAP50",
+    "precision": "precision",
+    "recall": "recall",
+    "boost": "efficiency boost",
+    "ap50_95": "AP50-95",
+}
+TRAIN_KEYS = ("n_train_images", "n_train_boxes", "operating_threshold")
+FIGURES = ("per_class_pr.png", "boost.png", "pool_scores.png", "samples.png", "rounds.png")
+
+
+# --- verdict ----------------------------------------------------------------------------------------
+def _significant_direction(stat: Mapping) -> str | None:
+    """ "a>b" / "a<b" when the stored flag says significant and the CI agrees, else None."""
+    lo, hi = ci_bounds(stat)
+    if stat.get("significant") is not True:
+        return None
+    if stat.get("direction") == "a>b" and lo > 0:
+        return "a>b"
+    if stat.get("direction") == "a<b" and hi < 0:
+        return "a<b"
+    return None
+
+
+def verdict_sentence(pair: str, metric: str, stat: Mapping | None) -> str:
+    """One plain-language sentence on the paired difference ``stat`` (a P) of ``pair`` = "A-B"."""
+    a, b = pair.split("-")
+    name = METRIC_NAMES[metric]
+    fmt = ratio if metric == "boost" else points
+    unit = "" if metric == "boost" else " points"
+    mean = number((stat or {}).get("mean"))
+    if not stat or math.isnan(mean):
+        return f"{a} vs {b} in {name}: n/a (no paired values)."
+    delta = f"{fmt(mean, signed=True)}{unit}"
+    n = n_values(stat)
+    lo, hi = ci_bounds(stat)
+    if n < 2:
+        return f"{a} vs {b} in {name}: {delta} (one seed: no confidence interval), so no significance claim."
+    if math.isnan(lo) or math.isnan(hi):
+        return f"{a} vs {b} in {name}: {delta} ({n} seeds, no confidence interval), so no significance claim."
+    ci = f"95% CI {fmt(lo, signed=True)} to {fmt(hi, signed=True)}, {n} seeds"
+    direction = _significant_direction(stat)
+    if direction == "a>b":
+        return f"{a} beats {b} in {name} by {delta} ({ci}): significant."
+    if direction == "a<b":
+        return f"{a} is worse than {b} in {name} by {delta} ({ci}): significant."
+    note = " (its stored flag says significant, but the CI includes 0)" if stat.get("significant") else ""
+    return f"{a} vs {b} in {name}: {delta} ({ci}): not significant{note}."
+
+
+def _ordering_sentence(metrics: Mapping, metric: str) -> str:
+    """Whether CAL1 < CONTROL < CAL2 held in the means and in how many seeds."""
+    fmt = ratio if metric == "boost" else points
+    means = [number(get(metrics, "summary", "models", m, metric, "mean")) for m in MODELS]
+    shown = ", ".join(f"{m} {fmt(v)}" for m, v in zip(MODELS, means, strict=True))
+    if any(math.isnan(v) for v in means):
+        in_means = "cannot be checked in the means"
+    else:
+        in_means = "holds" if means[0] < means[1] < means[2] else "does not hold"
+        in_means += " in the means"
+    held = defined = 0
+    for seed in (metrics.get("per_seed") or {}).values():
+        v = [number(get(seed, "models", m, metric)) for m in MODELS]
+        if not any(math.isnan(x) for x in v):
+            defined += 1
+            held += v[0] < v[1] < v[2]
+    return (
+        f"Ordering CAL1 < CONTROL < CAL2 in {METRIC_NAMES[metric]}: {in_means} ({shown}); "
+        f"holds in {held} of {defined} seeds with all three values."
+    )
+
+
+# --- sections ---------------------------------------------------------------------------------------
+def _setup(metrics: Mapping) -> list[str]:
+    exp = metrics.get("experiment") or {}
+    seeds = list(exp.get("seeds") or (metrics.get("per_seed") or {}).keys())
+    rule = exp.get("selection", "n/a")
+    if rule in RULES:
+        rule = f"{rule_name(rule)} (GT2 = {RULES[rule][1]})"
+    one = (
+        " One seed: no confidence intervals, so nothing below is a significance claim."
+        if len(seeds) < 2
+        else ""
+    )
+    seed_list = ", ".join(map(str, seeds)) or "none"
+    matched = "as many images as GT2"
+    if exp.get("control") == "cost":
+        matched = "the same hand-labeling time as GT2 (cost model)"
+    return [
+        f"# Experiment report: {exp.get('name', 'unnamed')}",
+        "",
+        f"Dataset {exp.get('dataset', 'n/a')}; {len(seeds)} seed(s) ({seed_list}); selection rule {rule}; "
+        f"train mode {exp.get('train_mode', 'n/a')}; {exp.get('epochs', 'n/a')} epochs. "
+        f"Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw with {matched}, CAL2 "
+        "on GT1 plus GT2; all "
+        "three are evaluated on the same VAL set, so differences are paired by seed. Intervals are 95% "
+        f"confidence intervals over seeds.{one}",
+        "",
+    ]
+
+
+def _verdict(metrics: Mapping) -> list[str]:
+    paired = get(metrics, "summary", "paired") or {}
+    lines = ["## Verdict", ""]
+    for pair, metric in (("CAL2-CONTROL", "map50_95"), ("CAL2-CONTROL", "boost"), ("CAL2-CAL1", "map50_95")):
+        lines.append(f"- {verdict_sentence(pair, metric, get(paired, pair, metric))}")
+    lines += [f"- {_ordering_sentence(metrics, m)}" for m in ("map50_95", "boost")]
+    return [*lines, ""]
+
+
+def _figure(drawn: Collection[str], name: str, alt: str) -> list[str]:
+    """The Markdown embedding figure ``name`` when it was drawn, else nothing."""
+    return [f"![{alt}]({name})", ""] if name in drawn else []
+
+
+def _overall(metrics: Mapping, drawn: Collection[str]) -> list[str]:
+    models = get(metrics, "summary", "models") or {}
+    cols = ("map50_95", "map50", "precision", "recall", "boost")
+    rows = [[m, *(cell(get(models, m, c), table_fmt(c)) for c in cols)] for m in MODELS]
+    lines = ["## Overall (VAL, mean ± std [95% CI] over seeds)", ""]
+    lines += table(["model", *(METRIC_NAMES[c] for c in cols)], rows)
+    per_seed = list((metrics.get("per_seed") or {}).values())
+    train = []
+    for m in MODELS:
+        images, boxes, threshold = (seed_mean(per_seed, "models", m, k) for k in TRAIN_KEYS)
+        train.append([m, count(images), count(boxes), decimal(threshold)])
+    header = ["model", "train images (mean)", "train boxes (mean)", "operating threshold (mean)"]
+    return [*lines, *table(header, train), *_figure(drawn, "boost.png", "Boost and mAP50-95 per model")]
+
+
+def _paired(metrics: Mapping) -> list[str]:
+    paired = get(metrics, "summary", "paired") or {}
+    rows = []
+    for pair in PAIRS:
+        for metric in ("map50_95", "map50", "boost"):
+            stat = get(paired, pair, metric) or {}
+            fmt = table_fmt(metric)
+            lo, hi = ci_bounds(stat)
+            has_ci = n_values(stat) >= 2 and not (math.isnan(lo) or math.isnan(hi))
+            ci = f"[{fmt(lo, signed=True)}, {fmt(hi, signed=True)}]" if has_ci else "n/a"
+            direction = _significant_direction(stat)
+            sig = ("yes (a<b)" if direction == "a<b" else "yes (a>b)") if direction else "no"
+            row = [pair, METRIC_NAMES[metric], fmt(stat.get("mean"), signed=True), fmt(stat.get("std"))]
+            rows.append([*row, ci, str(n_values(stat)), sig if has_ci else "n/a"])
+    return [
+        "## Paired differences (a - b, per seed)",
+        "",
+        *table(["a-b", "metric", "mean", "std", "95% CI", "seeds", "significant"], rows),
+    ]
+
+
+def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
+    classes = list(metrics.get("classes") or [])
+    models = get(metrics, "summary", "models") or {}
+    paired = get(metrics, "summary", "paired", "CAL2-CONTROL", "per_class") or {}
+    lines = ["## Per class (mean [95% CI] over seeds)", ""]
+    for metric in ("ap50_95", "boost"):
+        fmt = table_fmt(metric)
+        rows = []
+        for c in classes:
+            cells = [cell(get(models, m, "per_class", c, metric), fmt, spread=False) for m in MODELS]
+            diff = get(paired, c, metric)
+            mark = " (significant)" if _significant_direction(diff or {}) else ""
+            rows.append([c, *cells, cell(diff, fmt, signed=True, spread=False) + mark])
+        lines += [f"{METRIC_NAMES[metric]}:", "", *table(["class", *MODELS, "CAL2 - CONTROL"], rows)]
+    return [*lines, *_figure(drawn, "per_class_pr.png", "Per-class precision and recall per model")]
+
+
+def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
+    sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
+    lines = ["## What was selected (mean over seeds)", ""]
+    rule = rule_name(str(get(metrics, "experiment", "selection") or "the"))
+    pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
+    lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
+    rows = [
+        ["images", *(mean_count(sel, k, "n") for k in ("gt2", "control"))],
+        ["boxes", *(mean_count(sel, k, "boxes") for k in ("gt2", "control"))],
+        ["hand-label hours (cost model)", *(hours(sel, k) for k in ("gt2", "control"))],
+    ]
+    rows += [
+        [f"band: {b}", *(mean_count(sel, k, "bands", b) for k in ("gt2", "control"))] for b in SAMPLE_BANDS
+    ]
+    classes = list(metrics.get("classes") or [])
+    rows += [
+        [f"boxes of {c}", *(mean_count(sel, k, "class_boxes", c) for k in ("gt2", "control"))]
+        for c in classes
+    ]
+    lines += [
+        f"GT2 ({rule} selection) vs CONTROL (random draw):",
+        "",
+        *table(["", "GT2", "CONTROL"], rows),
+    ]
+    reasons = sorted({str(s["reason"]) for s in sel if s.get("reason")})
+    lines += [f"Selection note: {r}" for r in reasons] + ([""] if reasons else [])
+    lines += _figure(drawn, "pool_scores.png", "Pool image scores by band, all seeds")
+    return [*lines, *_figure(drawn, "samples.png", "Sample pool images per band with their auto-labels")]
+
+
+def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
+    strategies = rounds.get("strategies") or {}
+    lines = ["## Rounds", "", f"Budget per round: {rounds.get('budget', 'n/a')} images.", ""]
+    n_rounds = max((len(s.get("labeled") or []) for s in strategies.values()), default=0)
+    header = ["round", *(f"{name}: {col}" for name in strategies for col in ("labeled", "mAP50-95"))]
+    paired = list(rounds.get("paired_map50_95") or [])
+    header += ["uncertainty - random (paired)", "significant"] if paired else []
+    rows = []
+    for r in range(n_rounds):
+        row = [str(r)]
+        for s in strategies.values():
+            labeled, stats = list(s.get("labeled") or []), list(s.get("map50_95") or [])
+            row.append(str(labeled[r]) if r < len(labeled) else "n/a")
+            row.append(cell(stats[r], decimal, spread=False) if r < len(stats) else "n/a")
+        if paired:
+            stat = paired[r] if r < len(paired) else {}
+            significant = "yes" if _significant_direction(stat) else "no"
+            row += [cell(stat, decimal, signed=True, spread=False), significant]
+        rows.append(row)
+    lines += table(header, rows)
+    savings = rounds.get("label_savings") or {}
+    fraction = number(savings.get("fraction"))
+    saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% fewer labeled pool images than random"
+    lines += [f"Label savings: {saved}. {savings.get('explanation', '')}".rstrip(), ""]
+    return [*lines, *_figure(drawn, "rounds.png", "mAP50-95 vs labeled images per strategy")]
+
+
+def _time(metrics: Mapping) -> list[str]:
+    per_seed = [s.get("stage_seconds") or {} for s in (metrics.get("per_seed") or {}).values()]
+    stages = list(dict.fromkeys(k for s in per_seed for k in s))
+    rows = []
+    for stage in stages:
+        v = np.array([number(s.get(stage)) for s in per_seed], dtype=float)
+        v = v[np.isfinite(v)]
+        stats = (v.mean(), v.min(), v.max()) if v.size else (math.nan,) * 3
+        rows.append([stage, *map(count, stats)])
+    lines = ["## Time (seconds)", "", *table(["stage", "mean per seed", "min", "max"], rows)]
+    overall = metrics.get("stage_seconds") or {}
+    total = number(overall.get("total"))
+    lines.append(f"Total: {count(total)} s ({format_number(total, scale=1 / 60, digits=1)} min).")
+    others = [f"{k} {count(v)} s" for k, v in overall.items() if k != "total"]
+    return [*lines, *([f"Other stages: {', '.join(others)}."] if others else []), ""]
+
+
+# --- entry point ------------------------------------------------------------------------------------
+def summary_lines(metrics: Mapping) -> list[str]:
+    """The report's text without its figures: setup, verdict, overall and paired tables (for
+    :mod:`experiments.results_doc`, which gathers many runs into one document; headings one level down)."""
+    lines = [*_setup(metrics), *_verdict(metrics), *_overall(metrics, ()), *_paired(metrics)]
+    return [("#" + line) if line.startswith("#") else line for line in lines]
+
+
+def _has_per_class(metrics: Mapping) -> bool:
+    models = get(metrics, "summary", "models") or {}
+    return any(
+        math.isfinite(number(get(models, m, "per_class", c, k, "mean")))
+        for m in MODELS
+        for c in metrics.get("classes") or []
+        for k in ("precision", "recall")
+    )
+
+
+def _has_model_stats(metrics: Mapping) -> bool:
+    models = get(metrics, "summary", "models") or {}
+    return any(
+        math.isfinite(number(get(models, m, k, "mean"))) for m in MODELS for k in ("boost", "map50_95")
+    )
+
+
+def write_report(
+    metrics: Mapping,
+    out_dir: str | Path,
+    *,
+    pool_scores: Mapping[str, Sequence[tuple[float | None, str]]] | None = None,
+    samples: Mapping[str, Sequence[SampleImage]] | None = None,
+) -> Path:
+    """Write ``report.md`` and its PNG figures into ``out_dir`` (created if needed); returns the report path.
+
+    metrics: the dict of the module docstring. pool_scores: per seed (str), one (image score or None,
+    band) pair per pool image. samples: band (easy | medium | hard | failed) -> a few pool images with
+    their auto-labels. A figure whose input is missing is neither drawn nor linked, and a stale file of
+    that name left in ``out_dir`` by an earlier report is removed so that folder and report agree.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models = get(metrics, "summary", "models") or {}
+    rounds = metrics.get("rounds")
+    strategies = get(rounds, "strategies")
+    paths = {name: out_dir / name for name in FIGURES}
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    if _has_per_class(metrics):
+        plots.per_class_pr(models, list(metrics.get("classes") or []), paths["per_class_pr.png"])
+    if _has_model_stats(metrics):
+        plots.boost_and_map(models, paths["boost.png"])
+    if pool_scores and any(pool_scores.values()):
+        plots.pool_score_histogram(pool_scores, paths["pool_scores.png"])
+    if samples and any(samples.get(band) for band in SAMPLE_BANDS):
+        plots.samples_grid(samples, paths["samples.png"])
+    if strategies:
+        plots.rounds_curve(strategies, paths["rounds.png"])
+    drawn = {name for name, path in paths.items() if path.is_file()}
+    lines = [*_setup(metrics), *_verdict(metrics), *_overall(metrics, drawn), *_paired(metrics)]
+    lines += [*_per_class(metrics, drawn), *_selected(metrics, drawn)]
+    if rounds:
+        lines += _rounds(rounds, drawn)
+    lines += _time(metrics)
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return report
