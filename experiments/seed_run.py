@@ -2,7 +2,8 @@
 
 Folder of a seed (``<run>/seed_<k>/``): ``cal1/`` (the train app's whole run: manifest, view, weights,
 card, calibration, ``pool_labels/``), ``cal2/`` and ``control/`` (their ultralytics runs and weights),
-``selection.json`` and, last, ``result.json``: a seed with a ``result.json`` is finished and is reused
+``cal1_long/`` (CAL1 trained as long again on GT1 alone, ``experiment.baseline``), ``selection.json``
+and, last, ``result.json``: a seed with a ``result.json`` is finished and is reused
 when the experiment is run again. A ``cal1/`` with its ``model_card.json`` (written last by the train job)
 is finished too: an interrupted seed keeps its CAL1 and redoes only what followed. With
 ``experiment.cal1_from=<run folder>`` a seed starts from a copy of that run's finished CAL1 of the same
@@ -48,7 +49,7 @@ from autolabel.records import ALL_BANDS, NO_BAND, ImageRecord
 from autolabel.review.selection import composition, cost_matched_control, random_control
 from autolabel.review.strategy import Selection, call_select
 from autolabel.structures import GroundTruth
-from experiments.constants import CONTROL_SALT, GT2_SALT, MODEL_NAMES
+from experiments.constants import BASELINE, CONTROL_SALT, GT2_SALT, MODEL_NAMES
 from experiments.run_folder import (
     RESULT_FILE,
     SeedFolder,
@@ -179,9 +180,30 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             evaluation["map50_95"] or 0,
             evaluation["boost"] or 0,
         )
+    if cfg.experiment.get("baseline", True):
+        with timer("train_cal1_long"):
+            steps = len(split.gt1) + len(gt2_paths)  # CAL2's images per epoch: as many optimizer steps
+            weights = fit(
+                cfg,
+                folder.cal1 / "data" / "data.yaml",  # the CAL1 view: train GT1, val VAL
+                fresh_folder(seed_dir / BASELINE.lower()),
+                model=card["model"]["weights"] if warm else None,
+                epochs=longer_epochs(cfg, steps / max(len(split.gt1), 1)),
+            )
+        with timer("evaluate_cal1_long"):
+            _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
+        models[BASELINE] = model_summary(evaluation, split.gt1, truth_of)
+        log.info("seed %d %s: mAP50-95 %.3f", seed, BASELINE, evaluation["map50_95"] or 0)
     result = {"seed": seed, "models": models, "selection": selection, "stage_seconds": timer.seconds}
     folder.write_json(RESULT_FILE, result)
     return result
+
+
+def longer_epochs(cfg: DictConfig, ratio: float) -> int:
+    """Epochs of the no-new-labels baseline: CAL2's epochs (``finetune_epochs`` warm, ``trainer.epochs``
+    from scratch) times ``ratio`` = CAL2's training images / GT1's, so it makes as many optimizer steps."""
+    epochs = cfg.experiment.finetune_epochs if cfg.experiment.train_mode == "warm" else cfg.trainer.epochs
+    return max(1, round(int(epochs) * ratio))
 
 
 def check_control(cfg: DictConfig) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from experiments.constants import BASELINE, PAIRS
 from experiments.constants import MODEL_NAMES as MODELS
-from experiments.constants import PAIRS
 from experiments.stats import paired_difference, summarize
 
 OVERALL = ("map50_95", "map50", "precision", "recall", "boost")
@@ -29,10 +29,17 @@ def _series(results: Sequence[Mapping], model: str, metric: str, cls: str | None
     return out
 
 
+def reported_models(results: Sequence[Mapping]) -> tuple[str, ...]:
+    """CAL1, CONTROL, CAL2 and, when every seed trained it, the no-new-labels baseline."""
+    has_baseline = bool(results) and all(BASELINE in r["models"] for r in results)
+    return (*MODELS, BASELINE) if has_baseline else MODELS
+
+
 def summary(results: Sequence[Mapping], classes: Sequence[str]) -> dict[str, Any]:
     """``models`` (every figure summarised over seeds) and ``paired`` (a - b per seed, summarised)."""
     models = {}
-    for model in MODELS:
+    present = reported_models(results)
+    for model in present:
         entry = {metric: summarize(_series(results, model, metric)) for metric in OVERALL}
         entry["per_class"] = {
             cls: {metric: summarize(_series(results, model, metric, cls)) for metric in PER_CLASS}
@@ -40,7 +47,7 @@ def summary(results: Sequence[Mapping], classes: Sequence[str]) -> dict[str, Any
         }
         models[model] = entry
     paired = {}
-    for a, b in PAIRS:
+    for a, b in (pair for pair in PAIRS if set(pair) <= set(present)):
         entry = {m: paired_difference(_series(results, a, m), _series(results, b, m)) for m in PAIRED_OVERALL}
         entry["per_class"] = {
             cls: {

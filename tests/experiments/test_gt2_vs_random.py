@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 
 from autolabel.data.split import read_manifest
@@ -47,7 +48,7 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
     assert len(classes) == 6
     for seed in ("0", "1"):
         models = saved["per_seed"][seed]["models"]
-        assert set(models) == {"CAL1", "CONTROL", "CAL2"}
+        assert set(models) == {"CAL1", "CONTROL", "CAL2", "CAL1_LONG"}
         for model in models.values():
             assert set(model["per_class"]) == set(classes)
             assert {"precision", "recall", "ap50", "ap50_95", "boost"} <= set(model["per_class"][classes[0]])
@@ -61,13 +62,21 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
             == models["CONTROL"]["n_train_images"]
             == 16 + selection["gt2"]["n"]
         )
-        assert models["CAL1"]["n_train_images"] == 16
-        assert {"cal1", "train_control", "train_cal2"} <= set(saved["per_seed"][seed]["stage_seconds"])
-    for model in ("CAL1", "CONTROL", "CAL2"):
+        assert models["CAL1"]["n_train_images"] == models["CAL1_LONG"]["n_train_images"] == 16
+        stages = saved["per_seed"][seed]["stage_seconds"]
+        assert {"cal1", "train_control", "train_cal2", "train_cal1_long"} <= set(stages)
+        # the baseline is CAL1 fine-tuned on GT1 alone for as many optimizer steps as CAL2's fine-tune
+        args_file = run_dir / f"seed_{seed}" / "cal1_long" / "ultralytics" / "args.yaml"
+        args = yaml.safe_load(args_file.read_text())
+        assert args["epochs"] == round(1 * (16 + selection["gt2"]["n"]) / 16)  # finetune_epochs=1
+        assert args["model"].endswith("cal1/weights.pt") and args["data"].endswith("cal1/data/data.yaml")
+    for model in ("CAL1", "CONTROL", "CAL2", "CAL1_LONG"):
         assert saved["summary"]["models"][model]["map50_95"]["n"] == 2
-    assert "significant" in saved["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
+    for pair in ("CAL2-CONTROL", "CAL2-CAL1_LONG", "CONTROL-CAL1_LONG"):
+        assert "significant" in saved["summary"]["paired"][pair]["map50_95"]
     report = (run_dir / "report.md").read_text()
     assert "| hand-label hours (cost model) |" in report
+    assert "| CAL1_LONG |" in report and "CAL1 trained as long again on GT1 alone" in report
     for png in ("per_class_pr.png", "boost.png"):
         assert (run_dir / png).is_file() and png in report
 
