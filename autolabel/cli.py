@@ -44,16 +44,29 @@ def os_error_message(exc: OSError) -> str | None:
     return f"{exc.filename or 'an output file'}: {what}; finished work is kept; {fix}"
 
 
+def check_environment() -> None:
+    """DataError naming the first environment variable the toolkit reads whose value is unusable
+    (``AUTOLABEL_THREADS``, ``XDG_CACHE_HOME``, ``YOLO_CONFIG_DIR``; the Label Studio variables are
+    checked by the apps that read them)."""
+    from autolabel.model.offline import environment_problems
+
+    problems = environment_problems()
+    if problems:
+        raise DataError(problems[0])
+
+
 def clear_errors(task: Callable[..., T]) -> Callable[..., T]:
     """Wrap a Hydra task so that bad input ends with ``error: <message>`` and exit status 2.
 
     Bad input is a DataError, ModelError, JobError or a missing file, and an OS error that the user can
-    fix: a full disk, a read-only or unwritable folder (:data:`FIXABLE_OS_ERRORS`).
+    fix: a full disk, a read-only or unwritable folder (:data:`FIXABLE_OS_ERRORS`). The environment is
+    checked first (:func:`check_environment`).
     """
 
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
         try:
+            check_environment()
             return task(*args, **kwargs)
         except (*user_errors(), InstantiationException) as exc:
             cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc

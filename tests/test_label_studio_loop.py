@@ -2,9 +2,12 @@
 pool, select, push, a scripted annotator corrects the served tasks over the REST API, pull, retrain CAL2 on
 the imported labels, push again: the served order follows the new model.
 
-The annotator is served tasks by Label Studio itself (``/next``, uncertainty sampling); on the first task it
-fixes the class of one auto-labeled box, on the second it deletes one, on the others it saves the hidden
-truth. Every saved box must come back as a YOLO label beside its image within 0.5 px, with its class.
+The annotator is served tasks by Label Studio itself (``/next``, uncertainty sampling) and edits the shown
+prediction as Label Studio's frontend does: a region it keeps or relabels keeps the prediction's region id.
+On the first task with a box it fixes the class of one auto-labeled box, on the next it deletes one, on the
+others it saves the hidden truth (new regions, no ids). Every saved box must come back as a YOLO label beside
+its image within 0.5 px, with its class, and the review log must count exactly the edits made: one relabel
+(or one delete), every other shown box kept, whatever boxes the trained CAL1 happened to show.
 """
 
 from __future__ import annotations
@@ -64,11 +67,13 @@ def app(module: str, *args: str, cwd: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def region(xyxy, label: str, width: int, height: int) -> dict:
+def region(xyxy, label: str, width: int, height: int, rid: str | None = None) -> dict:
+    """A saved rectangle; ``rid``: the id of the shown region it was derived from (None: newly drawn)."""
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     value = {"x": 100 * x1 / width, "y": 100 * y1 / height, "width": 100 * (x2 - x1) / width}
     value |= {"height": 100 * (y2 - y1) / height, "rotation": 0, "rectanglelabels": [label]}
     return {
+        **({"id": rid} if rid else {}),
         "from_name": FROM_NAME,
         "to_name": TO_NAME,
         "type": "rectanglelabels",
@@ -79,7 +84,8 @@ def region(xyxy, label: str, width: int, height: int) -> dict:
     }
 
 
-def shown_boxes(prediction: dict) -> list[tuple[list[float], str]]:
+def shown_boxes(prediction: dict) -> list[tuple[list[float], str, str]]:
+    """(xyxy px, label, region id) of each region of a prediction."""
     out = []
     for r in prediction["result"]:
         v, w, h = r["value"], r["original_width"], r["original_height"]
@@ -89,7 +95,7 @@ def shown_boxes(prediction: dict) -> list[tuple[list[float], str]]:
             (v["x"] + v["width"]) * w / 100,
             (v["y"] + v["height"]) * h / 100,
         ]
-        out.append((xyxy, v["rectanglelabels"][0]))
+        out.append((xyxy, v["rectanglelabels"][0], r["id"]))
     return out
 
 
@@ -131,6 +137,7 @@ def test_label_studio_round_trip_and_retrain(label_studio, partly_labeled, tmp_p
     lowest = min(score_of(t, pushed["model_version"]) for t in tasks.values())
     saved: dict[str, list[tuple[list[float], str]]] = {}
     fixed_class = deleted_box = None
+    n_shown: dict[str, int] = {}
     for step in range(4):
         task = label_studio.next_task(pid)
         assert task is not None
@@ -140,19 +147,22 @@ def test_label_studio_round_trip_and_retrain(label_studio, partly_labeled, tmp_p
         width, height = image_size(path)
         prediction = predictions_of(tasks[task["id"]], pushed["model_version"])[0]
         boxes = shown_boxes(prediction)
+        n_shown[str(path)] = len(boxes)
         if fixed_class is None and boxes:
-            xyxy, label = boxes[0]
-            boxes[0] = (xyxy, NAMES[1 - NAMES.index(label)])
+            xyxy, label, rid = boxes[0]
+            boxes[0] = (xyxy, NAMES[1 - NAMES.index(label)], rid)
             fixed_class = str(path)
         elif deleted_box is None and boxes:
             boxes = boxes[1:]
             deleted_box = str(path)
         else:
             truth = read_yolo_labels(hidden / f"{path.stem}.txt", num_classes=2, width=width, height=height)
-            boxes = [(list(map(float, b)), NAMES[c]) for b, c in zip(truth.xyxy, truth.cls, strict=True)]
-        result = [region(b, label, width, height) for b, label in boxes]
+            boxes = [
+                (list(map(float, b)), NAMES[c], None) for b, c in zip(truth.xyxy, truth.cls, strict=True)
+            ]
+        result = [region(b, label, width, height, rid) for b, label, rid in boxes]
         label_studio.submit_annotation(task["id"], result, lead_time=5.0 + step, prediction=prediction)
-        saved[str(path)] = boxes
+        saved[str(path)] = [(b, label) for b, label, _ in boxes]
     assert fixed_class and deleted_box, "CAL1 kept no box on the served images: nothing to correct"
 
     pulled = app("autolabel.sync", "action=pull", f"batches=[{batch1}]", f"project={project}", cwd=tmp_path)
@@ -167,8 +177,19 @@ def test_label_studio_round_trip_and_retrain(label_studio, partly_labeled, tmp_p
         assert [NAMES[c] for c in got.cls] == [label for _, label in boxes]
         np.testing.assert_allclose(got.xyxy, np.array([b for b, _ in boxes]).reshape(-1, 4), atol=0.5)
     reviews = {r["path"]: r for r in read_jsonl(batch1 / "reviews.jsonl")}
-    assert reviews[fixed_class]["changed"] is True and reviews[fixed_class]["edits"]["relabeled"] == 1
-    assert reviews[deleted_box]["edits"]["deleted"] == 1
+    assert reviews[fixed_class]["changed"] is True and reviews[deleted_box]["changed"] is True
+    assert reviews[fixed_class]["edits"] == {
+        "kept": n_shown[fixed_class] - 1,
+        "relabeled": 1,
+        "deleted": 0,
+        "drawn": 0,
+    }
+    assert reviews[deleted_box]["edits"] == {
+        "kept": n_shown[deleted_box] - 1,
+        "relabeled": 0,
+        "deleted": 1,
+        "drawn": 0,
+    }
     assert {r["lead_time"] for r in reviews.values()} == {5.0, 6.0, 7.0, 8.0}
     again = app("autolabel.sync", "action=pull", f"batches=[{batch1}]", f"project={project}", cwd=tmp_path)
     assert again["unchanged"] == 4 and again["written"] == 0  # a second pull changes nothing

@@ -6,6 +6,8 @@ message, and the caller records it.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,12 +31,22 @@ class LoadedImage:
 
 
 def read_image(path: Path) -> LoadedImage:
-    """Decode one file to BGR uint8 (H, W, 3); never raises for a bad file."""
+    """Decode one file to BGR uint8 (H, W, 3); never raises for a bad file.
+
+    Every backend of the label job reads with this function, so an odd file (a symlink loop, a dangling
+    link, a FIFO, unreadable or undecodable bytes) gives the same error record everywhere. A file that is
+    not a regular file is refused before it is opened: reading a FIFO would wait forever.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return LoadedImage(path, None, "cannot read file: not a regular file")
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         return LoadedImage(path, None, f"cannot read file: {exc.strerror or exc}")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV's limit
+        return LoadedImage(path, None, f"cannot decode image: {str(exc).strip().splitlines()[-1]}")
     if image is None:
         return LoadedImage(path, None, "cannot decode image (corrupt, empty or unsupported format)")
     return LoadedImage(path, image)

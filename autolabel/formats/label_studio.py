@@ -184,7 +184,8 @@ def read_label_studio_json(
     (report.conflicts, extra["n_annotations"]). Boxes: percent -> pixels with each region's
     ``original_width``/``original_height`` (else ``sizes[key]``, else the task's ``width``/``height``); a
     rotated box becomes its axis-aligned bounding box. Regions of other types are ignored and counted.
-    ``changed`` and ``shown_*`` come from the annotation's ``prediction`` (what the reviewer was shown).
+    ``changed`` and ``shown_*`` come from the annotation's ``prediction`` (what the reviewer was shown);
+    ``ids`` and ``shown_ids`` are the regions' ids (:func:`region_id`).
     ExportError naming the file (and task) for a malformed export or class names not in ``names``.
     """
     path = Path(path)
@@ -220,7 +221,7 @@ def read_label_studio_json(
             report.conflicts.append(f"{key}: {len(saved)} annotations, took {chosen.get('id')} ({why})")
         data = task["data"]
         fallback = (sizes or {}).get(key) or _data_size(data)
-        xyxy, labels, size, ignored, rotated = _read_result(chosen.get("result"), where, fallback)
+        xyxy, labels, ids, size, ignored, rotated = _read_result(chosen.get("result"), where, fallback)
         report.ignored_regions += ignored
         report.rotated += rotated
         shown = _shown(chosen.get("prediction"), fallback)
@@ -251,6 +252,8 @@ def read_label_studio_json(
                 extra=extra,
                 shown_xyxy=None if shown is None else np.array(shown[0], dtype=np.float64).reshape(-1, 4),
                 shown_labels=None if shown is None else tuple(shown[1]),
+                ids=tuple(ids),
+                shown_ids=None if shown is None else tuple(shown[2]),
             )
         )
     check_class_names((label for im in images for label in im.labels), names, path)
@@ -306,13 +309,13 @@ def _is_number(value: object) -> bool:
 
 def _read_result(
     result: object, where: str, fallback: tuple[int, int] | None
-) -> tuple[list[list[float]], list[str], tuple[int, int] | None, int, int]:
-    """(xyxy px, labels, image size, ignored regions, rotated boxes) of an annotation's ``result``."""
+) -> tuple[list[list[float]], list[str], list[str | None], tuple[int, int] | None, int, int]:
+    """(xyxy px, labels, region ids, image size, ignored regions, rotated boxes) of a ``result``."""
     if result is None:
         result = []
     if not isinstance(result, list):
         raise ExportError(f"{where}: 'result' must be a list of regions")
-    xyxy, labels, size, ignored, rotated = [], [], None, 0, 0
+    xyxy, labels, ids, size, ignored, rotated = [], [], [], None, 0, 0
     for j, region in enumerate(result):
         if not isinstance(region, dict):
             raise ExportError(f"{where}: region {j} is not an object")
@@ -336,8 +339,22 @@ def _read_result(
             raise ExportError(f"{rid}: no original_width/original_height and no image size (give sizes=)")
         xyxy.append(_percent_to_xyxy(*numbers, *size))
         labels.append(chosen[0])
+        ids.append(region_id(region))
         rotated += numbers[4] % 360 != 0
-    return xyxy, labels, size, ignored, rotated
+    return xyxy, labels, ids, size, ignored, rotated
+
+
+def region_id(region: Mapping[str, Any]) -> str | None:
+    """A region's id without the ``#<annotation>`` suffix, None when it has none.
+
+    The frontend copies a prediction's regions into the new annotation keeping their ids, rewriting only
+    a ``#<annotation id>`` suffix (``addAnnotationFromPrediction``), so the base id links a saved box to
+    the shown region it came from; a box the reviewer drew gets a fresh id.
+    """
+    rid = region.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, (str, int)) or rid == "":
+        return None
+    return str(rid).split("#", 1)[0] or None
 
 
 def _percent_to_xyxy(
@@ -357,15 +374,17 @@ def _percent_to_xyxy(
     ]
 
 
-def _shown(snapshot: object, fallback: tuple[int, int] | None) -> tuple[list, list[str]] | None:
-    """Boxes and labels of the prediction the reviewer was shown; None when the export kept none."""
+def _shown(
+    snapshot: object, fallback: tuple[int, int] | None
+) -> tuple[list, list[str], list[str | None]] | None:
+    """Boxes, labels and region ids of the prediction the reviewer was shown; None when none was kept."""
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("result"), list):
         return None
     try:
-        xyxy, labels, *_ = _read_result(snapshot["result"], "prediction", fallback)
+        xyxy, labels, ids, *_ = _read_result(snapshot["result"], "prediction", fallback)
     except ExportError:
         return None
-    return xyxy, labels
+    return xyxy, labels, ids
 
 
 def _same_boxes(a: Sequence, a_labels: Sequence[str], b: Sequence, b_labels: Sequence[str]) -> bool:

@@ -34,7 +34,10 @@ class ReviewedImage:
     entry came from ("task 12, annotation 40"), for messages. extra: format-specific facts kept for the
     review log (annotator, timestamps). shown_xyxy (M, 4) pixels and shown_labels (M,): the prediction
     the reviewer was shown (None when the export holds no snapshot); the importer counts the edits from
-    them. ``eq=False``: arrays have no single truth value.
+    them. ids (N,) and shown_ids (M,): each box's region id in the tool (None for a box without one, or
+    the whole tuple None when the format has no ids); a saved box the tool derived from a shown region
+    keeps that region's id, so the importer pairs them by id before geometry. ``eq=False``: arrays have
+    no single truth value.
     """
 
     image: str
@@ -48,6 +51,8 @@ class ReviewedImage:
     extra: Mapping[str, Any] = field(default_factory=dict)
     shown_xyxy: np.ndarray | None = None
     shown_labels: tuple[str, ...] | None = None
+    ids: tuple[str | None, ...] | None = None
+    shown_ids: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float64).reshape(-1, 4)
@@ -67,6 +72,14 @@ class ReviewedImage:
                 raise ValueError(f"{self.image}: {len(shown)} shown boxes but {len(shown_labels)} labels")
             object.__setattr__(self, "shown_xyxy", shown)
             object.__setattr__(self, "shown_labels", shown_labels)
+        for name, n in (("ids", len(labels)), ("shown_ids", len(self.shown_labels or ()))):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = tuple(None if v is None else str(v) for v in value)
+            if len(value) != n or (name == "shown_ids" and self.shown_labels is None):
+                raise ValueError(f"{self.image}: {len(value)} {name} for {n} boxes")
+            object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
         return len(self.labels)

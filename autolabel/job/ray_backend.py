@@ -1,15 +1,15 @@
 """The auto-label job on Ray Data (``backend=ray``; ``pip install -e ".[ray]"``).
 
-The pending images are read as bytes with ``ray.data.read_binary_files`` (not ``read_images``: a corrupt
-file must become one error record, not a dropped block or a failed job), then decoded and labeled in a
-pool of actors (:class:`LabelActor`, ``ActorPoolStrategy(size=actors)``), each holding the same predictor
-as the local backend, built once per actor from a picklable factory. Results come back to the job in the
-order given, batch by batch, and the job commits them exactly as it does locally: the backend writes
-nothing. A local Ray is started when none is given (``address=null``); ``address=auto`` or
-``ray://host:10001`` joins a cluster whose workers can import this package and read the images' paths.
-
-Why ``read_cpus``: on a small machine, actors that take every CPU leave none for the read tasks, and the
-pipeline stalls; the reads ask for a fraction of a CPU.
+The pending images go to Ray Data as rows of (path, key), and a pool of actors (:class:`LabelActor`,
+``ActorPoolStrategy(size=actors)``) reads, decodes and labels them: each actor reads a file with the local
+backend's own reader (:func:`autolabel.data.images.read_image`) and holds the same predictor, built once
+per actor from a picklable factory, so every file gives the record it gives locally: a corrupt or empty
+file, a symlink loop, a dangling link or a FIFO is one error record with the same message, never a failed
+job (``read_binary_files`` stopped the job on a file it could not open, and ``Path.resolve`` raised on a
+symlink loop before anything was read). Results come back to the job in the order given, batch by batch,
+and the job commits them exactly as it does locally: the backend writes nothing. A local Ray is started
+when none is given (``address=null``); ``address=auto`` or ``ray://host:10001`` joins a cluster whose
+workers can import this package and read the images' paths.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from autolabel.data.images import read_image
 from autolabel.job.backends import Labeled, PredictFn, label_images
 from autolabel.records import ImageRecord
 
@@ -30,28 +31,17 @@ from autolabel.records import ImageRecord
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def decode(data: bytes) -> tuple[np.ndarray | None, str | None]:
-    """BGR uint8 (H, W, 3) pixels of an encoded image, or (None, why), as the local reader decodes them."""
-    import cv2
-
-    array = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
-    if image is None:
-        return None, "cannot decode image (corrupt, empty or unsupported format)"
-    return image, None
-
-
 class LabelActor:
-    """A Ray Data callable class: decodes a batch of files and labels it with its own predictor.
+    """A Ray Data callable class: reads and decodes a batch of files and labels it with its own predictor.
 
-    Input batch: ``bytes`` (encoded files) and ``path``; output batch: ``record`` (an ImageRecord's JSON
-    line) and ``yolo`` (its label text, "" with ``ok`` False for an unreadable image).
+    Input batch: ``path`` (the file, as the job listed it) and ``key`` (its record's image key); output
+    batch: ``record`` (an ImageRecord's JSON line) and ``yolo`` (its label text, "" with ``ok`` False for
+    an unreadable image).
     """
 
     def __init__(
         self,
         make_predict: Callable[[], PredictFn],
-        keys: Mapping[str, str],
         names: Sequence[str],
         threads: int,
     ) -> None:
@@ -59,23 +49,39 @@ class LabelActor:
 
         torch.set_num_threads(max(1, threads))  # actors share the machine: no oversubscription
         self.predict = make_predict()
-        self.keys, self.names = dict(keys), list(names)
+        self.names = list(names)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = []
-        for data, path in zip(batch["bytes"], batch["path"], strict=True):
-            key = self.keys[os.path.normpath("/" + str(path).lstrip("/"))]
-            try:
-                image, error = decode(bytes(data))
-            except Exception as exc:  # noqa: BLE001 - one bad file is one error record, never a failed job
-                image, error = None, f"cannot decode image: {exc}"
-            items.append((key, image, error))
+        for path, key in zip(batch["path"], batch["key"], strict=True):
+            loaded = read_image(Path(str(path)))  # never raises: an unreadable file comes back with its error
+            items.append((str(key), loaded.image, loaded.error))
         labeled = label_images(self.predict, items, names=self.names)
         return {
             "record": np.array([json.dumps(x.record.to_json()) for x in labeled], dtype=object),
             "yolo": np.array([x.yolo or "" for x in labeled], dtype=object),
             "ok": np.array([x.yolo is not None for x in labeled], dtype=bool),
         }
+
+
+def check_address(address: str | None) -> str | None:
+    """``address`` if Ray can join it: None (start a local Ray), ``auto``, ``local``, ``ray://host:port``
+    (Ray Client) or ``host:port`` (the head's GCS); else a ValueError naming the expected forms."""
+    if address is None or address in ("auto", "local"):
+        return address
+    expected = (
+        "use null (start a local Ray), auto (the cluster this machine belongs to), ray://host:10001 "
+        "(Ray Client) or host:6379 (the head's GCS address)"
+    )
+    if not isinstance(address, str):
+        raise ValueError(f"backend.address={address!r} is not a Ray address; {expected}")
+    client = address.startswith("ray://")
+    rest = address.removeprefix("ray://")
+    host, colon, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    port_ok = port.isdigit() and 0 < int(port) < 65536
+    if not host or "/" in rest or not (port_ok or (client and not colon)):  # ray://host: the default port
+        raise ValueError(f"backend.address={address!r} is not a Ray address; {expected}")
+    return address
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> None:
@@ -94,7 +100,6 @@ class RayBackend:
     """Label on Ray Data: ``actors`` actors of ``cpus_per_actor`` / ``gpus_per_actor`` each.
 
     address: None starts a local Ray (``num_cpus``: its CPUs, None = all); else a cluster address.
-    read_cpus: CPUs each read task asks for (a fraction leaves the actors theirs).
     """
 
     def __init__(
@@ -105,16 +110,15 @@ class RayBackend:
         actors: int = 1,
         cpus_per_actor: float = 1.0,
         gpus_per_actor: float = 0.0,
-        read_cpus: float = 0.25,
     ) -> None:
         if importlib.util.find_spec("ray") is None:
             raise ValueError('backend=ray needs Ray: pip install -e ".[ray]" (ray[data])')
         if actors < 1:
             raise ValueError(f"backend.actors={actors} must be >= 1")
-        if cpus_per_actor <= 0 or gpus_per_actor < 0 or read_cpus <= 0:
-            raise ValueError("backend.cpus_per_actor and backend.read_cpus must be > 0, gpus_per_actor >= 0")
-        self.address, self.num_cpus = address, num_cpus
-        self.actors, self.read_cpus = int(actors), float(read_cpus)
+        if cpus_per_actor <= 0 or gpus_per_actor < 0:
+            raise ValueError("backend.cpus_per_actor must be > 0, backend.gpus_per_actor >= 0")
+        self.address, self.num_cpus = check_address(address), num_cpus
+        self.actors = int(actors)
         self.cpus_per_actor, self.gpus_per_actor = float(cpus_per_actor), float(gpus_per_actor)
 
     def labeled_batches(
@@ -132,17 +136,12 @@ class RayBackend:
 
         init_ray(self.address, self.num_cpus)
         ray.data.DataContext.get_current().execution_options.preserve_order = True  # commit in order
-        by_path = {os.path.normpath(str(p.resolve())): keys[p] for p in paths}
-        files = ray.data.read_binary_files(
-            [str(p.resolve()) for p in paths],
-            include_paths=True,
-            num_cpus=self.read_cpus,
-        )
-        labeled = files.map_batches(
+        # The paths as listed (absolute, links not resolved: a link is read as the local reader reads it).
+        rows = [{"path": os.path.abspath(p), "key": keys[p]} for p in paths]
+        labeled = ray.data.from_items(rows).map_batches(
             LabelActor,
             fn_constructor_kwargs={
                 "make_predict": make_predict,
-                "keys": by_path,
                 "names": list(names),
                 "threads": max(1, int(self.cpus_per_actor)),
             },

@@ -47,13 +47,12 @@ from autolabel.atomic_files import write_text_atomic
 from autolabel.formats.yolo import list_images
 from autolabel.job.backends import Backend, LocalBackend, PredictFn
 from autolabel.job.exports import write_exports
-from autolabel.job.label_files import LEDGER, Ledger, assign_names, file_sha256, reserved_names, text_sha256
+from autolabel.job.label_files import LEDGER, Ledger, assign_names, reserved_names, text_sha256
 from autolabel.job.lock import LOCK_FILE, OutputLocked, output_lock
+from autolabel.job.resume import HASH_KEYS, MARKER, resume_refusal, with_hashes
 from autolabel.records import PREDICTIONS, ImageRecord, RecordWriter, read_records, unique_records
 from autolabel.structures import Detections
 
-MARKER = "autolabel_job.json"
-RESUME_KEYS = ("weights", "weights_sha256", "source", "names", "conf", "iou", "imgsz", "uncertainty")
 SHOW = 5  # unreadable images and kept label files named on the console; all are in images.csv / the ledger
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -101,21 +100,12 @@ def check_output_dir(output: Path, source: Path) -> None:
         )
 
 
-def _with_weights_hash(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """``meta`` with ``weights_sha256`` added when ``weights`` names a file (the content, not the path)."""
-    meta = dict(meta)
-    weights = meta.get("weights")
-    if "weights_sha256" not in meta and weights and Path(weights).is_file():
-        meta["weights_sha256"] = file_sha256(weights)
-    return meta
-
-
 def _check_resume(output: Path, meta: Mapping[str, Any], *, has_records: bool) -> None:
     """Record ``meta`` in the marker, or refuse it when the folder's records came from other settings.
 
     A folder without committed records takes the new settings (a first try that failed early must not
-    block the corrected command). A marker without ``weights_sha256`` (older jobs) is accepted with a
-    warning, and the hash is recorded from now on.
+    block the corrected command). A marker without a content hash of HASH_KEYS (older jobs) is accepted
+    with a warning, and the hash is recorded from now on.
     """
     marker = output / MARKER
     if marker.is_file() and has_records:
@@ -123,29 +113,17 @@ def _check_resume(output: Path, meta: Mapping[str, Any], *, has_records: bool) -
             previous = json.loads(marker.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise JobError(f"{marker} is unreadable ({exc}); choose a new output folder") from exc
-        old_hash, new_hash = previous.get("weights_sha256"), meta.get("weights_sha256")
-        changed = [k for k in RESUME_KEYS if k != "weights_sha256" and previous.get(k) != meta.get(k)]
-        if old_hash and new_hash and old_hash != new_hash:
-            changed.append("weights_sha256")
-        if changed:
-            diffs = ", ".join(f"{k}: {previous.get(k)!r} -> {meta.get(k)!r}" for k in changed)
-            replaced = (
-                f" (the weights file {meta.get('weights')} was replaced since this folder was started; "
-                "labels of two models would mix)"
-                if changed == ["weights_sha256"]
-                else ""
-            )
-            raise JobError(
-                f"output={output} was written by a job with other settings ({diffs}){replaced}; "
-                "rerun with the same settings to resume, or choose a new output folder"
-            )
-        if old_hash or not new_hash:
+        refusal = resume_refusal(output, previous, meta)
+        if refusal:
+            raise JobError(refusal)
+        unrecorded = [k for k in HASH_KEYS if meta.get(k) is not None and previous.get(k) is None]
+        if not unrecorded:
             return
         log.warning(
-            "%s does not record the sha256 of its weights (written by an older version): cannot tell "
-            "whether %s changed since; resuming, and recording its sha256 from now on",
+            "%s does not record %s (written by an older version): cannot tell whether the weights or "
+            "the files beside them changed since; resuming, and recording the sha256 from now on",
             marker,
-            meta.get("weights"),
+            " and ".join("the sha256 of its weights" if k == "weights_sha256" else k for k in unrecorded),
         )
     elif marker.is_file():
         log.info("%s: nothing labeled there yet, so its settings are replaced by this run's", marker)
@@ -239,7 +217,10 @@ def run_label_job(
     or make_predict, which builds it where the backend labels (a Ray actor). backend: where images are
     decoded and labeled (default: this process, decoding on ``threads`` threads).
     meta: the job's settings, recorded in ``autolabel_job.json``; a rerun must match its RESUME_KEYS.
-    When ``meta["weights"]`` names a file, its sha256 is added as ``weights_sha256``.
+    When ``meta["weights"]`` names a file, its sha256 is added as ``weights_sha256``;
+    ``meta["calibration_files"]``, the paths of the files the calibration was read from, are recorded
+    with their sha256 (None for a file that is not there), so removing, adding or replacing one between
+    a kill and the rerun is refused.
     Holds the folder's lock throughout: a second job on ``output`` is refused (JobError naming the holder).
     Returns the summary also written to ``summary.json``.
     """
@@ -250,7 +231,7 @@ def run_label_job(
     if not images:
         raise JobError(f"source={source} holds no images (looked for .jpg, .png, .bmp, .tif, .webp)")
     check_output_dir(output, source)
-    meta = _with_weights_hash(meta)
+    meta = with_hashes(meta)
     if make_predict is None:
         if predict is None:
             raise ValueError("give predict or make_predict")

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from autolabel.atomic_files import write_text_atomic
+from autolabel.formats.label_studio import SAME_BOX_PX
 from autolabel.formats.reviewed import ExportError, ReviewedImage
 from autolabel.formats.yolo import format_yolo_lines, image_size
-from autolabel.model.matching import match_detections
 from autolabel.records import JsonlWriter, json_safe
 from autolabel.review.picks import Pick
-from autolabel.structures import Detections, GroundTruth
+from autolabel.structures import box_iou
 
 REVIEWS = "reviews.jsonl"  # the import log: one row per imported entry
 SHOW = 5  # entries named in an error
@@ -103,34 +103,76 @@ def class_ids(entry: ReviewedImage, names: Sequence[str]) -> np.ndarray:
     return np.array([index[label] for label in entry.labels], dtype=np.int64)
 
 
+def box_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of (N, 4) and (M, 4) xyxy pixel boxes, 1.0 where two boxes agree within SAME_BOX_PX
+    in every coordinate (so an unchanged box of zero area, IoU 0 by definition, still counts as kept)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    iou = box_iou(a, b).astype(np.float64)
+    same = np.abs(a[:, None, :] - b[None, :, :]).max(-1, initial=0.0) <= SAME_BOX_PX
+    return np.where(same, 1.0, iou)
+
+
+def pair_reviewed_boxes(
+    shown: ReviewedImage,
+    saved: ReviewedImage,
+    *,
+    iou_threshold: float = 0.5,
+) -> np.ndarray:
+    """(N,) int64: for each of the N boxes of ``saved``, the index of the box of ``shown`` (M boxes) it
+    comes from, or -1 (drawn). Boxes are pixels; ``ids`` are region ids (None: unknown). Two steps, each
+    box in at most one pair:
+
+    1. By id: a saved box whose id is a shown region's id comes from that region (Label Studio keeps the
+       id of a region the reviewer kept, moved or relabeled). Of two saved boxes with one id, the first.
+    2. By geometry, regardless of class, among the boxes left: the pair of highest overlap
+       (:func:`box_overlap`) first, then the next, while the overlap is >= ``iou_threshold``. The class
+       only breaks exact ties (a same-class pair first), then the lower shown index, the lower saved one:
+       a relabeled box pairs with its own region, not with a neighbour of its new class.
+    """
+    pairs = np.full(len(saved), -1, dtype=np.int64)
+    shown_free = np.ones(len(shown), dtype=bool)
+    by_id = {rid: i for i, rid in reversed(list(enumerate(shown.ids or ()))) if rid is not None}
+    for j, rid in enumerate(saved.ids or ()):
+        i = by_id.get(rid) if rid is not None else None
+        if i is not None and shown_free[i]:
+            pairs[j], shown_free[i] = i, False
+    overlap = box_overlap(shown.xyxy, saved.xyxy)  # (M, N)
+    rows, cols = np.nonzero(overlap >= iou_threshold)
+    other = np.array([shown.labels[i] != saved.labels[j] for i, j in zip(rows, cols, strict=True)], bool)
+    for k in np.lexsort((cols, rows, other, -overlap[rows, cols])):  # highest overlap first
+        i, j = rows[k], cols[k]
+        if shown_free[i] and pairs[j] < 0:
+            pairs[j], shown_free[i] = i, False
+    return pairs
+
+
 def edit_counts(
     entry: ReviewedImage, names: Sequence[str], *, iou_threshold: float = 0.5
 ) -> dict[str, int] | None:
     """What the reviewer did to the prediction shown: kept, relabeled, deleted, drawn boxes (None if unknown).
 
-    The saved labels are matched to the shown prediction as the experiment matches auto-labels to the
-    truth: a shown box matched with its class was kept (verified), matched with another class relabeled,
-    unmatched deleted; a saved box no shown box matched was drawn.
+    The saved boxes are paired with the shown ones (:func:`pair_reviewed_boxes`: by region id, then by
+    geometry regardless of class). A pair that still overlaps by ``iou_threshold`` was kept (same class)
+    or relabeled (another class); a box moved off its object, and every unpaired box, counts as the
+    person's work the experiment charges for it: a shown box deleted, a saved box drawn.
     """
     if entry.shown_xyxy is None or entry.shown_labels is None:
         return None
-    shown = ReviewedImage(entry.image, entry.shown_xyxy, entry.shown_labels)
-    cls = class_ids(shown, names)
-    det = Detections(
-        shown.xyxy,
-        np.ones(len(shown), np.float32),
-        cls,
-        np.eye(len(names), dtype=np.float32)[cls].reshape(len(shown), len(names)),
-    )
-    truth = GroundTruth(entry.xyxy, class_ids(entry, names))
-    match = match_detections(det, truth, iou_threshold=iou_threshold)
-    kept = int(match.tp.sum())
-    relabeled = int(match.wrong_class.sum())
+    shown = ReviewedImage(entry.image, entry.shown_xyxy, entry.shown_labels, ids=entry.shown_ids)
+    class_ids(shown, names)  # both sides' classes are the project's (an ExportError names others)
+    class_ids(entry, names)
+    pairs = pair_reviewed_boxes(shown, entry, iou_threshold=iou_threshold)
+    overlap = box_overlap(entry.shown_xyxy, entry.xyxy)
+    kept = relabeled = 0
+    for j, i in enumerate(pairs.tolist()):
+        if i >= 0 and overlap[i, j] >= iou_threshold:
+            same = shown.labels[i] == entry.labels[j]
+            kept, relabeled = kept + same, relabeled + (not same)
     return {
         "kept": kept,
         "relabeled": relabeled,
-        "deleted": int(len(shown) - kept - relabeled),
-        "drawn": int(len(entry) - kept - relabeled),
+        "deleted": len(shown) - kept - relabeled,
+        "drawn": len(entry) - kept - relabeled,
     }
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -27,6 +28,33 @@ _PAGE = 100
 
 class LabelStudioError(RuntimeError):
     """Label Studio is unreachable, refused the token, or answered a request with an error."""
+
+
+def check_server_url(url: str, *, name: str = URL_ENV) -> str:
+    """``url`` without a trailing slash, if it is ``http(s)://host[:port][/path]``; else a LabelStudioError
+    naming the variable ``name`` and the expected form (one line)."""
+    expected = f"set {name} to http://host:port, e.g. http://127.0.0.1:8089 (scripts/label_studio.sh env)"
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # ValueError for a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise LabelStudioError(f"{name}={url!r} is not a URL ({exc}); {expected}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LabelStudioError(f"{name}={url!r} is not an http(s) URL with a host; {expected}")
+    if parts.query or parts.fragment or port == 0:
+        raise LabelStudioError(f"{name}={url!r}: only scheme, host, port and path belong there; {expected}")
+    return text.rstrip("/")
+
+
+def check_token(token: str, *, name: str = KEY_ENV) -> str:
+    """``token`` if it can travel in an HTTP header (printable, no spaces); else a LabelStudioError."""
+    if not token.isprintable() or any(c.isspace() for c in token) or not token.isascii():
+        raise LabelStudioError(
+            f"{name} holds spaces, a line break or other characters no token has ({len(token)} characters); "
+            "set it to the token alone (Account & Settings > Access Token, or scripts/label_studio.sh env)"
+        )
+    return token
 
 
 class LabelStudio:
@@ -48,7 +76,7 @@ class LabelStudio:
                 f"{missing} not set: start Label Studio (scripts/label_studio.sh start) and "
                 f"set {URL_ENV} and {KEY_ENV} (e.g. `set -a; . .label-studio/env; set +a`)"
             )
-        return cls(url, token, timeout=timeout)
+        return cls(check_server_url(url), check_token(token), timeout=timeout)
 
     # -- transport -----------------------------------------------------------------------------------------
 
@@ -65,6 +93,11 @@ class LabelStudio:
         except requests.Timeout as e:
             raise LabelStudioError(
                 f"Label Studio at {self.url} did not answer {method} {path} within {self.timeout:g} s"
+            ) from e
+        except requests.RequestException as e:  # a URL or header requests cannot send
+            raise LabelStudioError(
+                f"cannot send {method} {path} to Label Studio at {self.url} ({e.__class__.__name__}: {e}); "
+                f"check {URL_ENV} (http://host:port) and {KEY_ENV}"
             ) from e
         if r.status_code in (401, 403):
             raise LabelStudioError(

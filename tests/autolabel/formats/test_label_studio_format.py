@@ -186,6 +186,20 @@ def test_small_moves_and_reordering_are_unchanged(tmp_path):
     assert reviewed.changed is False
 
 
+def test_region_ids_link_saved_boxes_to_the_regions_shown(tmp_path):
+    task = ls_task(record(), image_url="u", model_version="m")
+    result = copy.deepcopy(task["predictions"][0]["result"])
+    result[0]["id"] = "b0#105"  # the frontend may suffix the annotation's id; the region is still b0
+    result[1]["value"]["rectanglelabels"] = ["zebra"]
+    drawn = {**copy.deepcopy(result[0]), "id": "Xk3_9aQ"}
+    (reviewed,), _ = read_label_studio_json(
+        write(tmp_path, [annotated(task, result=[*result, drawn])]), names=NAMES
+    )
+    assert reviewed.shown_ids == ("b0", "b1") and reviewed.ids == ("b0", "b1", "Xk3_9aQ")
+    no_ids = [{k: v for k, v in r.items() if k != "id"} for r in result]
+    (reviewed,), _ = read_label_studio_json(write(tmp_path, [annotated(task, result=no_ids)]), names=NAMES)
+    assert reviewed.ids == (None, None)
+
 
 def test_changed_is_unknown_without_a_prediction_snapshot(tmp_path):
     task = annotated(ls_task(record(), image_url="u", model_version="m"), prediction={})

@@ -1,5 +1,6 @@
-"""The auto-label job on a local Ray (2 CPUs): the same records as the local backend, a corrupt image as one
-error record, and a kill -9 of the job followed by a rerun loses and duplicates nothing."""
+"""The auto-label job on a local Ray (2 CPUs): the same records as the local backend, for ordinary images and
+for every odd file of the local job tests' odd-input folder (each unreadable one is one error record, word
+for word the local one), and a kill -9 of the job followed by a rerun loses and duplicates nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from autolabel.job.label_files import LEDGER
 from autolabel.model.detector import Detector
 from autolabel.pipeline import label_folder
 from autolabel.records import PREDICTIONS, read_folder_records, read_jsonl
+from tests.autolabel.job.odd_inputs import UNREADABLE, make_odd_source
 from tests.conftest import CONF_DIR
 
 ray = pytest.importorskip("ray", reason="backend=ray needs the ray extra (in .[dev])")
@@ -71,6 +73,19 @@ def label(weights: Path, source: Path, output: Path, backend=None) -> dict:
     )
 
 
+@pytest.mark.parametrize(
+    "address", ["http://head:6379", "head", "head:port", ":6379", "ray://", "ray://h:1/x"]
+)
+def test_a_malformed_address_is_one_line_naming_the_forms(address):
+    from autolabel.job.ray_backend import RayBackend
+
+    with pytest.raises(ValueError, match=r"backend\.address=.*ray://host:10001") as e:
+        RayBackend(address=address)
+    assert "\n" not in str(e.value)
+    for fine in (None, "auto", "ray://head:10001", "ray://head", "10.0.0.1:6379"):
+        assert RayBackend(address=fine).address == fine
+
+
 def test_ray_backend_gives_the_local_records(trained_run, source, ray_address, tmp_path):
     from autolabel.job.ray_backend import RayBackend
 
@@ -88,6 +103,38 @@ def test_ray_backend_gives_the_local_records(trained_run, source, ray_address, t
     assert sum(r["n_boxes"] for r in lines["ray"]) > 0 and any(r.get("score") for r in lines["ray"])
     broken = next(r for r in lines["ray"] if r["image"] == "b/broken.jpg")
     assert "cannot decode" in broken["error"]
+    for record in read_folder_records(tmp_path / "local"):
+        if record.label_file:
+            assert (tmp_path / "local" / record.label_file).read_text() == (
+                tmp_path / "ray" / record.label_file
+            ).read_text()
+
+
+def test_every_odd_file_gives_the_local_record_on_ray(trained_run, demo_spec, ray_address, tmp_path):
+    """The local job tests' odd-input folder (symlink loop, dangling link, FIFO, empty, corrupt, truncated,
+    a decompression bomb, grey / 16-bit / RGBA / 1x1 images, a link to an image) through both backends."""
+    from autolabel.job.ray_backend import RayBackend
+
+    weights = trained_run[0] / "weights.pt"
+    source = make_odd_source(tmp_path / "odd", demo_spec.train[0])
+    local = label(weights, source, tmp_path / "local")
+    backend = RayBackend(address=ray_address, actors=2, cpus_per_actor=0.75)
+    remote = label(weights, source, tmp_path / "ray", backend)
+    assert local == {**remote, "seconds": local["seconds"], "images_per_s": local["images_per_s"]}
+    assert remote["images"] == len(list(source.iterdir())) and remote["errors"] == len(UNREADABLE)
+    lines = {
+        name: sorted(read_jsonl(tmp_path / name / PREDICTIONS), key=lambda r: r["image"])
+        for name in ("local", "ray")
+    }
+    assert lines["local"] == lines["ray"]  # every field of every record, errors word for word
+    for record in lines["ray"]:
+        if record["image"] in UNREADABLE:
+            assert UNREADABLE[record["image"]] in record["error"], record
+        else:
+            assert record.get("error") is None and record["width"] > 0, record
+    for name in ("local", "ray"):
+        files = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name / "labels").rglob("*.txt"))
+        assert len(files) == len(lines[name]) - len(UNREADABLE)
     for record in read_folder_records(tmp_path / "local"):
         if record.label_file:
             assert (tmp_path / "local" / record.label_file).read_text() == (

@@ -19,7 +19,13 @@ import requests
 from PIL import Image, ImageDraw
 
 from autolabel.formats.label_studio import local_files_url
-from autolabel.review.label_studio_client import ROOT_ENV, LabelStudio, LabelStudioError
+from autolabel.review.label_studio_client import (
+    ROOT_ENV,
+    LabelStudio,
+    LabelStudioError,
+    check_server_url,
+    check_token,
+)
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -101,6 +107,35 @@ def test_http_error_carries_method_path_status_and_server_message():
 def test_local_file_url_is_relative_to_the_document_root():
     assert local_files_url("/data/set/a b.png", "/") == "/data/local-files/?d=data/set/a%20b.png"
     assert local_files_url("/data/set/a.png", "/data") == "/data/local-files/?d=set/a.png"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["127.0.0.1:8080", "localhost", "http://", "ftp://h:1", "http://h:99999", "http://h:8080/?x=1", "h:x"],
+)
+def test_a_server_url_without_scheme_or_host_is_one_clear_error(url, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "t" * 40)
+    with pytest.raises(LabelStudioError) as e:
+        LabelStudio.from_env()
+    assert "LABEL_STUDIO_URL" in str(e.value) and "http://host:port" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_server_urls_and_tokens_that_work_pass():
+    assert check_server_url(" http://127.0.0.1:8089/ ") == "http://127.0.0.1:8089"
+    assert check_server_url("https://ls.example.org/label-studio") == "https://ls.example.org/label-studio"
+    assert (
+        check_token("f82f6331d521e14ab4157d4ef973bdaabe2dd039") == "f82f6331d521e14ab4157d4ef973bdaabe2dd039"
+    )
+    for token in ("two words", "line\nbreak", "tab\t", "ünïcode"):
+        with pytest.raises(LabelStudioError, match="LABEL_STUDIO_API_KEY"):
+            check_token(token)
+
+
+def test_a_url_requests_cannot_send_is_a_label_studio_error():
+    with pytest.raises(LabelStudioError, match="cannot send GET"):
+        LabelStudio("htp://127.0.0.1:9", "t").check()  # built directly: no check of the URL
 
 
 # -- live server ---------------------------------------------------------------------------------------------
