@@ -17,11 +17,13 @@ from autolabel.data.images import map_batches
 from autolabel.errors import DataError
 from autolabel.model.efficiency import CostModel
 from autolabel.model.matching import needs_correction
+from autolabel.records import BANDS, FAILED
 from autolabel.structures import Detections, GroundTruth
 from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
 from uncertainty.error_features import without_mc
 from uncertainty.error_model import ErrorData, ErrorModel, FittedErrorModel, ImageErrors
 from uncertainty.evaluation.boxes import Outcomes, match_outcomes, score_paths_with_boxes
+from uncertainty.evaluation.effort import band_effort, effort_summary
 from uncertainty.labeler import UncertaintyLabeler
 
 
@@ -59,13 +61,16 @@ def fit_difficulty(
     min_images: int,
     require_split: bool = True,
     batch: int = 16,
-) -> tuple[Calibration, list[tuple[Detections, dict]], np.ndarray]:
-    """Score ``paths`` (labeled: VAL), label which need correction, fit the calibration; returns all three.
+    cost: CostModel | None = None,
+) -> tuple[Calibration, list[tuple[Detections, dict]], Outcomes]:
+    """Score ``paths`` (labeled: VAL), match them to their truth, fit the calibration; returns all three.
 
-    Failed images (no kept box) are left out of the fit: they form their own band.
+    Failed images (no kept box) are left out of the fit: they form their own band. cost: the seconds of
+    the outcomes' correction times (default ``CostModel()``).
     """
     scored = score_paths(labeler, paths, batch=batch, desc="calibrate")
-    labels = correction_labels(scored, truths)
+    outcomes = match_outcomes([det for det, _ in scored], truths, cost=cost or CostModel())
+    labels = outcomes.needs_correction
     scores = image_scores(scored)
     failed = np.array([fields["failed"] for _, fields in scored])
     calibration = calibrate(
@@ -75,7 +80,7 @@ def fit_difficulty(
         min_images=min_images,
         require_split=require_split,
     )
-    return calibration, scored, labels
+    return calibration, scored, outcomes
 
 
 def fit_error_model(
@@ -109,7 +114,8 @@ def fit_error_difficulty(
     """Fit the error model on ``paths`` (VAL) and the difficulty bands on its out-of-fold predictions.
 
     Returns (the error model fitted on all of VAL, the calibration, the model card's summary). The bands
-    are cut on P(needs correction) as predicted for each VAL image by a model that never saw its truth.
+    are cut on the model's image score (``FittedErrorModel.image_score``) as predicted for each VAL image
+    by a model that never saw its truth.
     """
     if len(paths) < 2:
         raise DataError(
@@ -121,23 +127,24 @@ def fit_error_difficulty(
     fitted, oof = fit_error_model(labeler, error_model, scored, outcomes, cost=cost)
     labels = outcomes.needs_correction
     failed = np.array([fields["failed"] for _, fields, *_ in scored], dtype=bool)
+    oof_score = fitted.image_score(oof)
     calibration = calibrate(
-        np.where(failed, np.nan, oof.p_needs_correction),
+        np.where(failed, np.nan, oof_score),
         labels,
         levels=tuple(levels),
         min_images=min_images,
         require_split=require_split,
     )
     with_scores = [
-        (det, {**fields, "score": float(p)})
-        for (det, fields, *_), p in zip(scored, oof.p_needs_correction, strict=True)
+        (det, {**fields, "score": float(p)}) for (det, fields, *_), p in zip(scored, oof_score, strict=True)
     ]
-    summary = summarize(calibration, with_scores, labels)
+    summary = summarize(calibration, with_scores, outcomes)
     summary["auroc_out_of_fold"] = summary.pop("auroc_in_sample")
     summary["error_model"] = {
         "images": fitted.n_images,
         "boxes": fitted.n_boxes,
         "mc_features": fitted.mc_features,
+        "score": fitted.score,
         "box_model": fitted.describe(fitted.box_model),
         "missing_model": fitted.describe(fitted.missing_model),
         "notes": list(fitted.notes),
@@ -146,9 +153,14 @@ def fit_error_difficulty(
 
 
 def summarize(
-    calibration: Calibration, scored: Sequence[tuple[Detections, dict]], labels: np.ndarray
+    calibration: Calibration, scored: Sequence[tuple[Detections, dict]], outcomes: Outcomes | np.ndarray
 ) -> dict:
-    """What the model card says of the calibration set: the fit, band sizes and correction rates."""
+    """What the model card says of the calibration set: the fit, band sizes and correction rates, and with
+    :class:`Outcomes` (else only the (K,) bool "needs correction") per band the correction seconds and the
+    errors left if the band is accepted unreviewed, and the effort captured by the score: the share of all
+    correction seconds in the top k of images by the score (failed images by the score they have, from
+    the miss estimate; one without a score last)."""
+    labels = outcomes.needs_correction if isinstance(outcomes, Outcomes) else np.asarray(outcomes, bool)
     scores = image_scores(scored)
     difficulty = np.array(
         [
@@ -157,11 +169,19 @@ def summarize(
         ]
     )
     scored_ok = ~np.isnan(scores)
-    return {
+    summary = {
         "calibration": calibration.to_dict(),
         "bands": band_rates(difficulty, labels),
         "auroc_in_sample": auroc(scores[scored_ok], labels[scored_ok]) if scored_ok.any() else None,
     }
+    if isinstance(outcomes, Outcomes):
+        every = np.array([np.nan if f.get("score") is None else float(f["score"]) for _, f in scored])
+        key = np.nan_to_num(every, nan=np.nanmin(every) - 1 if np.isfinite(every).any() else 0.0)
+        summary["effort"] = effort_summary(key, outcomes.correction_seconds)
+        summary["band_effort"] = band_effort(
+            difficulty, labels, outcomes.correction_seconds, outcomes.errors, (*BANDS, FAILED)
+        )
+    return summary
 
 
 def plot_job_scores(output: Path, calibration: Calibration | None) -> Path | None:

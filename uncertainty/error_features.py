@@ -10,6 +10,7 @@ Per kept box, (K, F) float64 (MetaDetect-style: score, class-score entropy, size
 
 ================================  ==============================================================
 conf, second_score                the top and second class score of the deterministic pass
+single_label_doubt                1 - P(the auto-label is right) from them (``scores.label_doubt``)
 single_bernoulli_entropy          Bernoulli entropy of those two scores, scaled to [0, 1]
 log_area                          log of the box area over the image area
 log_aspect                        abs(log(width / height))
@@ -19,14 +20,30 @@ n_overlap                         candidates with IoU >= 0.3 with this box
 log_kept, log_near                log(1 + auto-labels in the image), log(1 + near misses)
 class_<c>                         one-hot predicted class (C columns)
 mc_*  (mc=True)                   mean top-class score over T passes, and the MC components of
-                                  :func:`uncertainty.image_score.box_components`: bernoulli_entropy,
+                                  :func:`uncertainty.image_score.box_components`: label_doubt,
+                                  label_doubt_spread, label_bald, bernoulli_entropy,
                                   bernoulli_mutual_information, score_variance, box_spread,
                                   detection_flip
 ================================  ==============================================================
 
 Per image, (G,) float64, for the expected number of missed objects: log_kept, log_near, the highest and the
-summed near-miss score, the lowest and mean auto-label score, failed (no auto-label); with ``mc=True`` the
-summed and highest near-miss detection flip and the mean box spread of the auto-labels.
+summed near-miss score, the lowest and mean auto-label score, failed (no auto-label), and the miss
+evidence below (near misses down to ``MISS_FLOOR_FACTOR`` of the
+threshold that no auto-label covers: their summed and highest score, their count); with ``mc=True`` the
+summed and highest near-miss detection flip, the mean box spread of the auto-labels and the MC miss
+evidence (the counted near misses' summed pass-mean score and lift rate).
+
+Miss evidence (part of the image features, and measured on its own by the evaluate app): what the detector
+leaves of an object it missed is a *near miss*, a candidate scored between a floor (``MISS_FLOOR_FACTOR``
+of the threshold) and the operating threshold. The near misses that stand for an object the auto-labels do
+not already cover are those that overlap no auto-label and no higher-scoring such near miss at IoU >=
+``MISS_OVERLAP_IOU`` (class-agnostic: one object, one count). Per image: ``miss_evidence``, the sum of
+their scores (if the scores were calibrated, the expected number of objects among them), ``miss_count``,
+``miss_max``; with MC, ``mc_miss_evidence`` (their summed mean top-class score over the passes) and
+``mc_miss_flip`` (summed share of passes that lift them over the threshold). These are evidence, not
+counts: the error model's Poisson regression turns them into expected misses. Test-time augmentation was
+not added: it runs the backbone once per augmentation (3x in ultralytics' ``augment=True``), against a
+label job meant to cost little more than a plain predict.
 """
 
 from __future__ import annotations
@@ -40,9 +57,18 @@ from uncertainty.samples import MCSamples
 # IoU at which another candidate counts as overlapping a box (duplicates and neighbours both show here).
 OVERLAP_IOU = 0.3
 
+# IoU at or above which a near miss is taken for the same object as an auto-label or a stronger near miss.
+MISS_OVERLAP_IOU = 0.5
+# The miss evidence's floor as a fraction of the operating threshold: near misses down to it count.
+MISS_FLOOR_FACTOR = 0.25
+
+MISS_FEATURES = ("miss_evidence", "miss_count", "miss_max")
+MC_MISS_FEATURES = ("mc_miss_evidence", "mc_miss_flip")
+
 SINGLE_BOX = (
     "conf",
     "second_score",
+    "single_label_doubt",
     "single_bernoulli_entropy",
     "log_area",
     "log_aspect",
@@ -54,6 +80,9 @@ SINGLE_BOX = (
     "log_near",
 )
 MC_COMPONENTS = (
+    "label_doubt",
+    "label_doubt_spread",
+    "label_bald",
     "bernoulli_entropy",
     "bernoulli_mutual_information",
     "score_variance",
@@ -61,8 +90,17 @@ MC_COMPONENTS = (
     "detection_flip",
 )
 MC_BOX = ("mc_mean_top", *(f"mc_{name}" for name in MC_COMPONENTS))
-SINGLE_IMAGE = ("log_kept", "log_near", "near_max", "near_sum", "kept_min", "kept_mean", "failed")
-MC_IMAGE = ("mc_near_flip_sum", "mc_near_flip_max", "mc_kept_spread")
+SINGLE_IMAGE = (
+    "log_kept",
+    "log_near",
+    "near_max",
+    "near_sum",
+    "kept_min",
+    "kept_mean",
+    "failed",
+    *MISS_FEATURES,
+)
+MC_IMAGE = ("mc_near_flip_sum", "mc_near_flip_max", "mc_kept_spread", *MC_MISS_FEATURES)
 
 
 def box_feature_names(num_classes: int, *, mc: bool) -> tuple[str, ...]:
@@ -128,6 +166,7 @@ def box_features(
     columns = [
         cand.conf.astype(np.float64),
         second,
+        comps["single_label_doubt"],
         comps["single_bernoulli_entropy"],
         np.log(bw * bh / (h * w)),
         np.abs(np.log(bw / bh)),
@@ -163,9 +202,67 @@ def image_features(
         kept_conf.mean() if len(kept_conf) else 1.0,
         float(not kept.any()),
     ]
+    misses = miss_features(samples, threshold=conf, floor=conf * MISS_FLOOR_FACTOR, mc=mc)
+    values += list(misses[: len(MISS_FEATURES)])
     if mc:
         comps = components if components is not None else box_components(samples, conf=conf)
         flip = comps.get("detection_flip", np.zeros(0))[~kept]
         spread = comps.get("box_spread", np.zeros(0))[kept]
         values += [flip.sum(), flip.max() if len(flip) else 0.0, spread.mean() if len(spread) else 0.0]
+        values += list(misses[len(MISS_FEATURES) :])
     return np.asarray(values, dtype=np.float64)
+
+
+def counted_near_misses(
+    conf: np.ndarray,
+    xyxy: np.ndarray,
+    *,
+    threshold: float,
+    floor: float,
+    overlap_iou: float = MISS_OVERLAP_IOU,
+) -> np.ndarray:
+    """(N,) bool: the candidates that count as evidence of a missed object (module docstring, "Miss
+    evidence").
+
+    conf: (N,) top-class scores of the candidates; xyxy: (N, 4) their boxes, pixels. Candidates with
+    conf >= ``threshold`` are the auto-labels; near misses are those in [``floor``, ``threshold``).
+    """
+    c = np.asarray(conf, dtype=np.float64)
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if c.ndim != 1 or len(c) != len(boxes):
+        raise ValueError(f"conf (N,) and xyxy (N, 4) must agree, got {c.shape} and {boxes.shape}")
+    kept = c >= threshold
+    near = (~kept) & (c >= floor)
+    counted = np.zeros(len(c), dtype=bool)
+    if not near.any():
+        return counted
+    iou = box_iou(boxes, boxes)
+    covered = iou[:, kept].max(axis=1) >= overlap_iou if kept.any() else np.zeros(len(c), bool)
+    for i in np.flatnonzero(near)[np.argsort(-c[near], kind="stable")]:
+        if covered[i] or (counted & (iou[i] >= overlap_iou)).any():
+            continue
+        counted[i] = True
+    return counted
+
+
+def miss_features(samples: MCSamples, *, threshold: float, floor: float, mc: bool = True) -> np.ndarray:
+    """(G,) float64 miss evidence of one image: ``MISS_FEATURES``, then ``MC_MISS_FEATURES`` with ``mc``.
+
+    samples: the image's MC samples (candidates down to at least ``floor``); threshold: the operating
+    confidence. A pass that missed a near miss (IoU mode, nan boxes) counts as a score of 0 for it.
+    """
+    cand = samples.candidates
+    counted = counted_near_misses(cand.conf, cand.xyxy, threshold=threshold, floor=floor)
+    scores = cand.conf[counted].astype(np.float64)
+    values = [scores.sum(), float(counted.sum()), scores.max() if len(scores) else 0.0]
+    if mc:
+        top = np.take_along_axis(samples.probs, cand.cls[None, :, None], axis=2)[..., 0]  # (T, N)
+        top = np.nan_to_num(top.astype(np.float64))[:, counted]
+        lifted = samples.hits[:, counted]
+        values += [top.mean(0).sum() if top.size else 0.0, lifted.mean(0).sum() if lifted.size else 0.0]
+    return np.asarray(values, dtype=np.float64)
+
+
+def miss_feature_names(*, mc: bool) -> tuple[str, ...]:
+    """Names of :func:`miss_features`' entries."""
+    return (*MISS_FEATURES, *(MC_MISS_FEATURES if mc else ()))

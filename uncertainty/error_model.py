@@ -7,8 +7,11 @@ per image, with the boxes' outcomes taken as independent and the misses as Poiss
 
     p_needs_correction = 1 - prod_i (1 - p_wrong_i) * exp(-lam)
     expected_seconds   = t_image + sum_i (p_tp_i t_verify + p_wc_i t_relabel + p_fp_i t_delete) + lam t_draw
+    correction_seconds = sum_i (p_wc_i t_relabel + p_fp_i t_delete) + lam t_draw      (the fixes alone)
 
-with the cost model's seconds (:class:`autolabel.model.efficiency.CostModel`). ``ErrorModel.cross_fit`` gives
+with the cost model's seconds (:class:`autolabel.model.efficiency.CostModel`). The image score
+(``score``) is ``correction_seconds`` by default: ranking by it captures more of the fix seconds in the
+first images than P(needs correction) does (docs/results_log.md, issue 21). ``ErrorModel.cross_fit`` gives
 every VAL image a prediction from a model fitted on the other folds (images, not boxes, are split), so the
 difficulty bands are calibrated on predictions the model never saw the truth of; the model applied to new
 images is then fitted on all of VAL. The estimators are chosen in the config (Hydra ``_target_``) and
@@ -39,6 +42,9 @@ log = logging.getLogger("uncertainty.error_model")
 # Box outcome codes of the classifier's target.
 TP, WRONG_CLASS, FP = 0, 1, 2
 OUTCOMES = (TP, WRONG_CLASS, FP)
+# What the image score of the label job is (``ErrorModel.score``): the expected seconds of the fixes, or
+# the probability that any fix is needed.
+SCORES = ("correction_seconds", "p_needs_correction")
 ERROR_MODEL_FILE = "error_model.joblib"  # beside the weights, with calibration.json
 
 Features = tuple[np.ndarray, np.ndarray]  # (box features (K, F), image features (G,)) of one image
@@ -106,6 +112,15 @@ class ImageErrors:
     expected_missed: np.ndarray
     box_outcome_probs: list[np.ndarray]
 
+    def correction_seconds(self, seconds: dict[str, float]) -> np.ndarray:
+        """(n,) expected seconds of the fixes alone: relabel, delete, draw (module docstring).
+
+        seconds: the cost model's ``t_relabel``, ``t_delete`` and ``t_draw`` (``FittedErrorModel.seconds``).
+        """
+        fix = np.array([0.0, seconds["t_relabel"], seconds["t_delete"]])
+        boxes = np.array([(p @ fix).sum() for p in self.box_outcome_probs], dtype=np.float64)
+        return boxes.reshape(-1) + self.expected_missed * seconds["t_draw"]
+
     def p_wrong(self) -> np.ndarray:
         """(B,) P(wrong class or FP) of every auto-label, images in order."""
         return np.concatenate([np.zeros(0), *(p[:, 1:].sum(1) for p in self.box_outcome_probs)])
@@ -117,7 +132,9 @@ class FittedErrorModel:
 
     image_range: (2, G) the lowest and highest image features seen in fitting; new images' features are
     clipped into it, so the miss regressor (a log-linear model by default) does not extrapolate
-    exponentially on images unlike any it was fitted on (None: no clipping).
+    exponentially on images unlike any it was fitted on (None: no clipping). score: which prediction is
+    the image score (one of ``SCORES``; models saved before it existed read as "p_needs_correction").
+    miss_columns: the columns of the image features the miss regressor reads (None: all of them).
     """
 
     box_model: Any
@@ -131,12 +148,20 @@ class FittedErrorModel:
     notes: list[str] = field(default_factory=list)
     image_range: np.ndarray | None = None
     sklearn_version: str = sklearn.__version__
+    score: str = "p_needs_correction"
+    miss_columns: tuple[int, ...] | None = None
 
     @staticmethod
     def describe(model: Any) -> str:
         """A fitted estimator's name: a pipeline's last step (its estimator), else the class name."""
         steps = getattr(model, "steps", None)
         return type(steps[-1][1] if steps else model).__name__
+
+    def image_score(self, pred: ImageErrors) -> np.ndarray:
+        """(n,) the image score of ``pred``: its expected correction seconds or P(needs correction)."""
+        if self.score == "correction_seconds":
+            return pred.correction_seconds(self.seconds)
+        return pred.p_needs_correction
 
     def predict(self, features: Sequence[Features]) -> ImageErrors:
         """Predictions for each image's (box features (K_i, F), image features (G,)); see the module doc."""
@@ -154,6 +179,8 @@ class FittedErrorModel:
         box_x = np.concatenate([bx for bx, _ in features])
         probs = _outcome_probs(self.box_model, box_x)
         image_x = np.stack([ix for _, ix in features])
+        if self.miss_columns is not None:
+            image_x = image_x[:, list(self.miss_columns)]
         if self.image_range is not None:
             image_x = np.clip(image_x, self.image_range[0], self.image_range[1])
         lam = np.clip(np.asarray(self.missing_model.predict(image_x), np.float64), 0, None)
@@ -179,7 +206,11 @@ class ErrorModel:
 
     box: an unfitted scikit-learn classifier with ``predict_proba``; missing: an unfitted regressor of
     counts (e.g. ``PoissonRegressor``); mc_features: use the MC-dropout features too; folds: cross-fitting
-    folds over VAL images; seed: their shuffle.
+    folds over VAL images; seed: their shuffle; score: the image score, one of ``SCORES``; miss_features:
+    the image features (:func:`uncertainty.error_features.image_feature_names`) the miss regressor reads,
+    None for all. The default reads the miss evidence alone: over all image features the regressor ranked
+    images by their misses worse on the shapes sets and aerial tree crowns, and no better on the demo
+    (docs/results_log.md, issue 21).
     """
 
     box: Any
@@ -187,6 +218,8 @@ class ErrorModel:
     mc_features: bool = True
     folds: int = 5
     seed: int = 0
+    score: str = "correction_seconds"
+    miss_features: Sequence[str] | None = ("miss_evidence",)
 
     def __post_init__(self) -> None:
         if not hasattr(self.box, "predict_proba"):
@@ -195,12 +228,30 @@ class ErrorModel:
             raise ValueError(f"error_model.missing must be a regressor with predict, got {self.missing!r}")
         if isinstance(self.folds, bool) or int(self.folds) != self.folds or self.folds < 2:
             raise ValueError(f"error_model.folds must be an int >= 2, got {self.folds!r}")
+        if self.score not in SCORES:
+            raise ValueError(f"error_model.score must be one of {SCORES}, got {self.score!r}")
+        if self.miss_features is not None:
+            unknown = set(self.miss_features) - set(image_feature_names(mc=self.mc_features))
+            if unknown or not self.miss_features:
+                raise ValueError(
+                    f"error_model.miss_features: {sorted(unknown) or 'none given'}: not image features with "
+                    f"mc_features={self.mc_features}; known: {list(image_feature_names(mc=self.mc_features))}"
+                )
+
+    def miss_columns(self) -> tuple[int, ...] | None:
+        """Columns of the image features the miss regressor reads (None: all)."""
+        if self.miss_features is None:
+            return None
+        names = image_feature_names(mc=self.mc_features)
+        return tuple(names.index(name) for name in self.miss_features)
 
     def fit(self, data: ErrorData, *, cost: CostModel, num_classes: int) -> FittedErrorModel:
         """Both models fitted on all of ``data``."""
         notes: list[str] = []
         box_model = _fit_box(self.box, data.box_x, data.box_y, notes)
-        missing_model = _fit_missing(self.missing, data.image_x, data.missed, notes)
+        columns = self.miss_columns()
+        image_x = data.image_x if columns is None else data.image_x[:, list(columns)]
+        missing_model = _fit_missing(self.missing, image_x, data.missed, notes)
         return FittedErrorModel(
             box_model=box_model,
             missing_model=missing_model,
@@ -213,7 +264,9 @@ class ErrorModel:
             n_images=data.n_images,
             n_boxes=len(data.box_y),
             notes=notes,
-            image_range=np.stack([data.image_x.min(0), data.image_x.max(0)]),
+            image_range=np.stack([image_x.min(0), image_x.max(0)]),
+            score=self.score,
+            miss_columns=columns,
         )
 
     def cross_fit(

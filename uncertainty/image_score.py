@@ -3,15 +3,17 @@
 Per box (N candidates of the deterministic pass, NMS at ``candidate_conf``; "kept" = conf >= the
 operating threshold, the boxes a person will see), each component scaled into [0, 1]
 (:func:`uncertainty.pooling.component_scale`):
+- the doubt that the auto-label is right, 1 - P(right) over T passes (the default with ``1 - conf``;
+  monotone in the box's scores, any C >= 1), with its MC spread and BALD (see :mod:`uncertainty.scores`);
 - class and objectness uncertainty over T passes: the Bernoulli entropy and mutual information (BALD) of
-  the top two classes' sigmoid scores (the default; any C >= 1), the row-normalised predictive entropy,
-  mutual information, margin and least confidence (class confusion only), the std of the top score (see
-  :mod:`uncertainty.scores`);
+  the top two classes' sigmoid scores (not monotone for a kept box below 0.5), the row-normalised
+  predictive entropy, mutual information, margin and least confidence (class confusion only), the std of
+  the top score (see :mod:`uncertainty.scores`);
 - localisation: box spread (std of the T boxes over the square root of the mean box's area);
 - detection flip: the fraction of passes in which the box changes side of the operating threshold
   (a kept box dropping below it, a near miss rising above it). Near misses are how a missed object shows.
-Single-pass baselines (Bernoulli entropy, entropy, margin, least confidence, 1 - conf of the
-deterministic pass) come along for comparison.
+Single-pass baselines (label doubt, Bernoulli entropy, entropy, margin, least confidence, 1 - conf of
+the deterministic pass) come along for comparison.
 
 Combination: a kept box's uncertainty is the weighted mean of its components (``weights``); a near miss's
 is its detection flip alone (it has no class a person sees). The image ``score`` pools these over all
@@ -41,7 +43,9 @@ MC_CLASS = (
     "least_confidence",
     "score_variance",
 )
+LABEL_DOUBT = ("label_doubt", "label_doubt_spread", "label_bald")
 SINGLE_PASS = (
+    "single_label_doubt",
     "single_bernoulli_entropy",
     "single_entropy",
     "single_margin",
@@ -49,14 +53,8 @@ SINGLE_PASS = (
     "one_minus_conf",
 )
 FLIP = "detection_flip"
-COMPONENTS = (*MC_CLASS, "box_spread", FLIP, *SINGLE_PASS)
-DEFAULT_WEIGHTS = {
-    "bernoulli_entropy": 1.0,
-    "bernoulli_mutual_information": 1.0,
-    "box_spread": 1.0,
-    FLIP: 1.0,
-    "one_minus_conf": 1.0,
-}
+COMPONENTS = (*LABEL_DOUBT, *MC_CLASS, "box_spread", FLIP, *SINGLE_PASS)
+DEFAULT_WEIGHTS = {"label_doubt": 1.0, "one_minus_conf": 1.0}  # as conf/uncertainty/mc_dropout.yaml
 
 
 def box_components(samples: MCSamples, *, conf: float) -> dict[str, np.ndarray]:
@@ -68,10 +66,14 @@ def box_components(samples: MCSamples, *, conf: float) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name in MC_CLASS:
         out[name] = getattr(scores, name)(samples.probs, hits=observed) / component_scale(name, n_classes)
+    terms = scores.label_doubt_terms(samples.probs, hits=observed, labels=cand.cls)
+    for name in LABEL_DOUBT:
+        out[name] = terms[name] / component_scale(name, n_classes)
     out["box_spread"] = scores.box_spread(np.nan_to_num(samples.boxes), hits=observed)
     flips = samples.hits != kept[None, :]  # (T, N) pass t puts box n on the other side of the threshold
     out[FLIP] = flips.mean(0) if flips.size else np.zeros(len(cand))
-    for name in SINGLE_PASS:
+    out["single_label_doubt"] = scores.single_label_doubt(cand.probs, labels=cand.cls)
+    for name in SINGLE_PASS[1:]:
         out[name] = getattr(scores, name)(cand.probs) / component_scale(name, n_classes)
     return {name: np.clip(np.asarray(v, np.float64), 0.0, 1.0) for name, v in out.items()}
 

@@ -11,13 +11,15 @@ least confidence of one class, identically 0) gets the divisor 1.
 ==============================================================  ===============
 component                                                       divisor
 ==============================================================  ===============
+label_bald                                                      ln 2
+label_doubt_spread                                              0.5
 bernoulli_entropy, bernoulli_mutual_information,                min(C, 2) ln 2
 single_bernoulli_entropy
 predictive_entropy, mutual_information, single_entropy          log C (nats)
 least_confidence, single_least_confidence                       1 - 1/C
 score_variance                                                  0.5
 margin, single_margin, box_spread, detection_inconsistency,     1
-one_minus_conf
+one_minus_conf, label_doubt, single_label_doubt
 ==============================================================  ===============
 """
 
@@ -39,6 +41,10 @@ DEFAULT_TEMPERATURE = 0.1
 
 # Divisor bringing each per-box component into [0, 1], as a function of the number of classes C.
 COMPONENT_SCALES: dict[str, Callable[[int], float]] = {
+    "label_doubt": lambda c: 1.0,  # 1 - P(the auto-label is right)
+    "single_label_doubt": lambda c: 1.0,
+    "label_doubt_spread": lambda c: 0.5,  # std of values in [0, 1] <= 0.5
+    "label_bald": lambda c: math.log(2),  # MI of one binary outcome <= ln 2
     "bernoulli_entropy": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),  # ln 2 per summed class
     "bernoulli_mutual_information": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),  # MI <= entropy
     "single_bernoulli_entropy": lambda c: min(c, BERNOULLI_CLASSES) * math.log(2),

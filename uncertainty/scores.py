@@ -11,7 +11,7 @@ Shapes (the data contract of DESIGN.md):
 T >= 1, N >= 0 and C >= 1 (one class is an ordinary case). N == 0 gives (0,) outputs. Every score
 returns (N,) float64. Entropies use the natural log (nats).
 
-Bernoulli scores (the default entropy and BALD, ``bernoulli_*``): ultralytics trains each class score as an
+Bernoulli scores (entropy and BALD, ``bernoulli_*``): ultralytics trains each class score as an
 independent sigmoid, so the model's own distribution for a box is C independent Bernoulli variables,
 "class c is present here" with probability p_c. Objectness is part of it: (0.30, 0.01) is a doubtful box,
 (0.95, 0.03) a sure one, and the Bernoulli entropy says so where a row-normalised distribution does not.
@@ -25,7 +25,30 @@ H_b(p) = -p ln p - (1 - p) ln(1 - p) lies in [0, ln 2], so with K = min(C, 2) cl
   [0, bernoulli_entropy], the part that comes from the passes disagreeing (each term >= 0 by concavity);
 - ``single_bernoulli_entropy``: the same entropy on one deterministic pass.
 All are 0 for certain predictions (every score 0 or 1). What they cannot see: two classes both at 0.99
-(the model claims both); the row-normalised scores below can, so they stay as alternatives.
+(the model claims both); the row-normalised scores below can, so they stay as alternatives. Nor are they
+monotone for a kept box: H_b(p) falls as p falls below 0.5, so at a low operating threshold a box at 0.10
+scores as surer than one at 0.45. They stay as named alternatives; the per-box default is the doubt of
+``label_doubt`` below, 1 - P(the auto-label is right), which is monotone.
+
+Label doubt (``label_doubt``, ``label_doubt_spread``, ``label_bald``, ``single_label_doubt``; the per-box
+default): an auto-label says "an object of class ``label`` is here", and from the box's sigmoid scores
+the probability that it is right is::
+
+    r = P(an object is there) * P(it is of class label | an object is there)
+      = (1 - (1 - p_l) (1 - p_o)) * p_l / (p_l + p_o)  =  p_l (1 - p_l p_o / (p_l + p_o))
+
+with p_l the score of the labeled class and p_o the largest score of any other class (0 when C == 1, so
+r = p_l; 0 / 0 = 0). r is increasing in p_l and decreasing in p_o on all of [0, 1]^2
+(d r / d p_l = 1 - p_l p_o (p_l + 2 p_o) / (p_l + p_o)^2 > 0), so the doubt 1 - r ranks a kept box at 0.10
+above one at 0.45 above one at 0.90 over the whole [threshold, 1] range. Class confusion adds doubt:
+(0.9, 0.9) gives r = 0.50, (0.9, 0.01) r = 0.89. Only the runner-up enters, for the reason
+``BERNOULLI_CLASSES`` gives. Over T passes each pass gives r_t, and ``label_doubt`` = 1 - mean_t r_t in
+[0, 1] (zero hits -> 1); ``label_doubt_spread`` = std_t r_t in [0, 0.5] (zero hits -> 0.5);
+``label_bald`` = H_b(mean_t r_t) - mean_t H_b(r_t), the mutual information of "the auto-label is right"
+with the dropout masks, in [0, ln 2] (zero hits -> ln 2). The spread and BALD are 0 when the passes agree
+and measure disagreement, not doubt: they are not monotone in r (at a fixed logit noise BALD is largest
+near r = 0.5). ``labels`` (N,) int is the class of each auto-label (``Detections.cls``); None takes the
+argmax of the pass-mean scores.
 
 Row-normalised scores (``predictive_entropy``, ``mutual_information``, ``margin``, ``least_confidence`` and
 their ``single_*`` baselines): each sigmoid row is turned into a class distribution,
@@ -38,7 +61,8 @@ C == 1 the distribution is always (1,): they carry no information (0 for any box
 MC statistics average only over the passes that hit. A box with zero hits gets the maximal value of each
 score (stated per function): nothing supports the box, so it must rank as most uncertain.
 
-Ranges, for scaling to [0, 1] (see ``uncertainty.pooling.component_scale``): Bernoulli entropy and MI
+Ranges, for scaling to [0, 1] (see ``uncertainty.pooling.component_scale``): label doubt [0, 1], its spread
+[0, 0.5] and BALD [0, ln 2]; Bernoulli entropy and MI
 [0, min(C, 2) ln 2]; row-normalised entropy and MI [0, log C]; margin [0, 1]; least confidence
 [0, 1 - 1/C]; score_variance [0, 0.5]; box_spread [0, 1]; detection_inconsistency [0, 1].
 """
@@ -120,7 +144,8 @@ def _check_hits(hits: np.ndarray | None, shape: tuple[int, int], name: str = "hi
 
 
 def _mc_inputs(mc_probs: np.ndarray, hits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Validate (T, N, C) scores and (T, N) hits; missed entries are zeroed so they cannot leak."""
+    """Validated (T, N, C) float64 scores and (T, N) bool hits (None: all hit); missed entries are zeroed so
+    they cannot leak. ValueError on a bad shape, or a hit score outside [0, 1]."""
     p = np.asarray(mc_probs, dtype=np.float64)
     if p.ndim != 3 or p.shape[0] < 1 or p.shape[2] < 1:
         raise ValueError(f"mc_probs must have shape (T, N, C) with T >= 1 and C >= 1, got {p.shape}")
@@ -131,6 +156,7 @@ def _mc_inputs(mc_probs: np.ndarray, hits: np.ndarray | None) -> tuple[np.ndarra
 
 
 def _single_input(probs: np.ndarray) -> np.ndarray:
+    """Validated (N, C) float64 sigmoid scores of one pass; ValueError on a bad shape or value."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] < 1:
         raise ValueError(f"probs must have shape (N, C) with C >= 1, got {p.shape}")
@@ -358,3 +384,92 @@ def one_minus_conf(probs: np.ndarray) -> np.ndarray:
     probs: (N, C) sigmoid scores. Returns (N,) in [0, 1].
     """
     return 1.0 - _single_input(probs).max(axis=1)
+
+
+# ---------------------------------------------------------------- label doubt: the per-box default
+
+
+def label_probability(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """P(the auto-label is right) from its class scores: (..., N, C) sigmoid scores, (N,) int labels.
+
+    Returns (..., N) float64 in [0, 1] (module docstring, "Label doubt"): p_l (1 - p_l p_o / (p_l + p_o)),
+    p_o the largest other class score (0 for C == 1).
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.shape != p.shape[-2:-1] or (lab.size and (lab.min() < 0 or lab.max() >= p.shape[-1])):
+        raise ValueError(f"labels must be (N,) class ids < C for scores of shape {p.shape}, got {lab.shape}")
+    index = np.broadcast_to(lab[:, None], (*p.shape[:-1], 1))
+    p_label = np.take_along_axis(p, index, axis=-1)[..., 0]
+    if p.shape[-1] == 1:
+        return np.clip(p_label, 0.0, 1.0)
+    others = p.copy()
+    np.put_along_axis(others, index, -np.inf, axis=-1)
+    p_other = others.max(axis=-1)
+    total = p_label + p_other
+    share = np.divide(p_label * p_other, total, out=np.zeros_like(total), where=total > 0)
+    return np.clip(p_label * (1.0 - share), 0.0, 1.0)
+
+
+def _labels(mean_p: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    return mean_p.argmax(axis=1) if labels is None else np.asarray(labels, dtype=np.int64)
+
+
+def _pass_probabilities(
+    mc_probs: np.ndarray, hits: np.ndarray | None, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(r (T, N) per pass, hits (T, N), hit count (N,)) of validated MC scores."""
+    p, h = _mc_inputs(mc_probs, hits)
+    mean_p, count = _hit_mean(p, h)
+    return label_probability(p, _labels(mean_p, labels)), h, count
+
+
+def label_doubt_terms(
+    mc_probs: np.ndarray, *, hits: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """``label_doubt``, ``label_doubt_spread`` and ``label_bald`` in one pass over the scores (the label job
+    computes all three per image): (T, N, C) -> {name: (N,)}, each as its own function documents."""
+    r, h, count = _pass_probabilities(mc_probs, hits, labels)
+    mean_r, _ = _hit_mean(r[..., None], h)
+    var, _ = _hit_mean((r[..., None] - mean_r[None]) ** 2, h)
+    expected, _ = _hit_mean(binary_entropy(r)[..., None], h)
+    mi = np.clip(binary_entropy(mean_r[:, 0]) - expected[:, 0], 0.0, np.log(2.0))
+    found = count > 0
+    return {
+        "label_doubt": np.where(found, np.clip(1.0 - mean_r[:, 0], 0.0, 1.0), 1.0),
+        "label_doubt_spread": np.where(found, np.clip(np.sqrt(var[:, 0]), 0.0, 0.5), 0.5),
+        "label_bald": np.where(found, mi, np.log(2.0)),
+    }
+
+
+def label_doubt(
+    mc_probs: np.ndarray, *, hits: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """1 - mean over hit passes of P(the auto-label is right): (T, N, C) -> (N,) in [0, 1]; zero hits -> 1."""
+    return label_doubt_terms(mc_probs, hits=hits, labels=labels)["label_doubt"]
+
+
+def label_doubt_spread(
+    mc_probs: np.ndarray, *, hits: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """Std over hit passes of P(the auto-label is right): (T, N, C) -> (N,) in [0, 0.5]; zero hits -> 0.5."""
+    return label_doubt_terms(mc_probs, hits=hits, labels=labels)["label_doubt_spread"]
+
+
+def label_bald(
+    mc_probs: np.ndarray, *, hits: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """BALD of "the auto-label is right" over hit passes, in nats: (T, N, C) -> (N,) in [0, ln 2].
+
+    H_b(mean_t r_t) - mean_t H_b(r_t); 0 when the passes agree (so for T == 1); zero hits -> ln 2.
+    """
+    return label_doubt_terms(mc_probs, hits=hits, labels=labels)["label_bald"]
+
+
+def single_label_doubt(probs: np.ndarray, *, labels: np.ndarray | None = None) -> np.ndarray:
+    """1 - P(the auto-label is right) of one deterministic pass: (N, C) -> (N,) in [0, 1].
+
+    Equals ``label_doubt`` with T == 1.
+    """
+    p = _single_input(probs)
+    return 1.0 - label_probability(p, _labels(p, labels))

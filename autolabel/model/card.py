@@ -25,6 +25,10 @@ from autolabel.records import json_safe
 from autolabel.structures import GroundTruth
 
 EVAL_CONF = 0.001  # the confidence floor for AP, as ultralytics' validator uses
+SCORE_WORDS = {  # the error model's image score, in the card's words
+    "correction_seconds": "expected seconds of the fixes",
+    "p_needs_correction": "P(needs correction)",
+}
 
 
 def evaluate(
@@ -156,7 +160,8 @@ def _difficulty_lines(summary: dict[str, Any] | None) -> list[str]:
     how = (
         f"the learned error model ({model['box_model']} / {model['missing_model']}, "
         f"{'with' if model['mc_features'] else 'without'} MC-dropout features, fitted on {model['images']} "
-        f"images and {model['boxes']} auto-labels, cross-fitted)"
+        f"images and {model['boxes']} auto-labels, cross-fitted; the score: "
+        f"{SCORE_WORDS.get(model.get('score', 'p_needs_correction'), model.get('score'))})"
         if model
         else "the pooled uncertainty score"
     )
@@ -177,9 +182,44 @@ def _difficulty_lines(summary: dict[str, Any] | None) -> list[str]:
         "| band | images | correction rate |",
         "|---|---|---|",
     ]
-    lines += [f"| {name} | {b['n']} | {_fmt(b['rate'], 2)} |" for name, b in bands.items()]
+    effort = summary.get("band_effort")
+    if effort:
+        lines[-2:] = [
+            "| band | images | correction rate | fix seconds per image | errors left if accepted unreviewed "
+            "(wrong class / FP / FN) | share of all fix seconds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, b in effort.items():
+            e = b["errors_left"]
+            left = f"{e['total']} ({e['wrong_class']} / {e['fp']} / {e['fn']})"
+            lines.append(
+                f"| {name} | {b['n']} | {_fmt(b['rate'], 2)} | {_fmt(b['seconds_per_image'], 1)} "
+                f"| {left} | {_fmt(b['share_of_seconds'], 2)} |"
+            )
+    else:
+        lines += [f"| {name} | {b['n']} | {_fmt(b['rate'], 2)} |" for name, b in bands.items()]
+    lines += _effort_lines(summary.get("effort"))
     lines += [f"- {note}" for note in (model or {}).get("notes", [])]
     return lines
+
+
+def _effort_lines(effort: dict[str, Any] | None) -> list[str]:
+    """Effort captured: the share of all fix seconds (relabel, delete, draw) in the top k of images."""
+    if not effort:
+        return []
+    ks = list(effort["captured"])
+    return [
+        "",
+        "Effort captured: the share of all fix seconds (relabel, delete, draw; cost model below) in the top "
+        "k of images by the score, against a random order and the best order (by the seconds themselves):",
+        "",
+        "| order | " + " | ".join(f"top {float(k):.0%}" for k in ks) + " |",
+        "|---|" + "---|" * len(ks),
+        *(
+            f"| {label} | " + " | ".join(_fmt(effort[key][k], 2) for k in ks) + " |"
+            for label, key in (("score", "captured"), ("random", "random"), ("best", "oracle"))
+        ),
+    ]
 
 
 def write_model_card(card: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:

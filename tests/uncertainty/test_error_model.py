@@ -129,22 +129,38 @@ def test_pooling_follows_the_documented_formula():
         c = CostModel()
         expected = c.t_image + (p @ [c.t_verify, c.t_relabel, c.t_delete]).sum()
         assert pred.expected_seconds[i] == pytest.approx(expected)
+        fixes = (p @ [0.0, c.t_relabel, c.t_delete]).sum()  # no miss: a constant model of 0 misses
+        assert pred.correction_seconds(fitted.seconds)[i] == pytest.approx(fixes)
 
 
 def test_misses_are_not_extrapolated_beyond_the_features_seen_in_fitting():
     features, codes, missed = synthetic_val(30)
-    fitted = logistic_model().fit(ErrorData.of(features, codes, missed), cost=CostModel(), num_classes=1)
-    box_x, image_x = features[0]
     names = image_feature_names(mc=True)
-    far = image_x.copy()
-    far[names.index("log_near")] = np.log1p(500)  # 500 near misses: far beyond the fitted images'
-    far[names.index("near_sum")] = 100.0
-    edge = image_x.copy()
-    edge[names.index("log_near")] = fitted.image_range[1, names.index("log_near")]
-    edge[names.index("near_sum")] = fitted.image_range[1, names.index("near_sum")]
-    pred = fitted.predict([(box_x, far), (box_x, edge)])
+    for columns in (("miss_evidence",), None):  # the default, and every image feature
+        model = logistic_model(miss_features=columns)
+        fitted = model.fit(ErrorData.of(features, codes, missed), cost=CostModel(), num_classes=1)
+        box_x, image_x = features[0]
+        far, edge = image_x.copy(), image_x.copy()
+        far[names.index("miss_evidence")] = 100.0  # far beyond the fitted images' evidence
+        read = list(range(len(names))) if columns is None else [names.index(c) for c in columns]
+        edge[names.index("miss_evidence")] = fitted.image_range[1, read.index(names.index("miss_evidence"))]
+        pred = fitted.predict([(box_x, far), (box_x, edge)])
+        assert pred.expected_missed[0] == pytest.approx(pred.expected_missed[1])
+        assert pred.expected_missed[0] <= max(missed) + 1
+
+
+def test_the_miss_model_reads_only_its_features():
+    features, codes, missed = synthetic_val(30)
+    fitted = logistic_model().fit(ErrorData.of(features, codes, missed), cost=CostModel(), num_classes=1)
+    names = image_feature_names(mc=True)
+    assert fitted.miss_columns == (names.index("miss_evidence"),)
+    box_x, image_x = features[0]
+    other = image_x.copy()
+    other[names.index("log_near")] += 3.0  # a feature it does not read
+    pred = fitted.predict([(box_x, image_x), (box_x, other)])
     assert pred.expected_missed[0] == pytest.approx(pred.expected_missed[1])
-    assert pred.expected_missed[0] <= max(missed) + 1
+    with pytest.raises(ValueError, match="miss_features"):
+        logistic_model(miss_features=("mc_miss_flip",), mc_features=False)
 
 
 def test_a_single_outcome_gets_a_constant_model_and_a_note():

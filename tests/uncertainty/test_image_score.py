@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from autolabel.structures import Detections
 from uncertainty.image_score import COMPONENTS, ImageScorer, box_components
@@ -83,3 +85,23 @@ def test_one_class_images_are_scored(n_boxes):
         assert np.all((per_box >= 0) & (per_box <= 1))
         assert n_boxes == 1 or per_box[1] > per_box[0]
         assert fields["score"] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(0.01, 0.9),
+    st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6, unique=True),
+    st.sampled_from([1, 2, 6]),
+)
+def test_the_default_per_box_uncertainty_falls_as_a_kept_box_gets_surer(threshold, fractions, c):
+    """Issue 21: over the whole [threshold, 1] range a less confident kept box is more doubtful."""
+    tops = threshold + (1 - threshold) * np.sort(fractions)
+    assume(np.all(np.diff(tops) > 1e-4))  # distinct in float32, the samples' dtype
+    probs = np.full((len(tops), c), 0.001)
+    probs[:, 0] = tops
+    passes = np.repeat(probs[None], 5, axis=0)
+    boxes = np.tile(np.array([[0, 0, 10, 10]], np.float32), (5, len(tops), 1))
+    s = samples(passes, boxes, conf_thr=threshold)
+    comps = box_components(s, conf=threshold)
+    per_box = ImageScorer().box_uncertainty(comps, np.ones(len(tops), bool))
+    assert np.all(np.diff(per_box) < 0)

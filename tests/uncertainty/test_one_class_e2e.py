@@ -50,7 +50,7 @@ def test_train_calibrates_and_labels_the_pool(one_class_run):
     assert card["model"]["classes"] == ["disc"]
     assert card["uncertainty"]["split"] == "VAL"
     fitted = card["uncertainty"]["error_model"]
-    assert fitted["images"] == 12 and fitted["mc_features"] is True
+    assert fitted["images"] == 12 and fitted["mc_features"] is False  # the default since issue 21
     assert card["evaluation"]["map50"] > 0.5  # it learned: the records below score real detections
     records = read_folder_records(run_dir / "pool_labels")
     assert len(records) == card["pool_labels"]["images"] == 12
@@ -60,10 +60,15 @@ def test_train_calibrates_and_labels_the_pool(one_class_run):
     for r in found:
         assert r.score is not None and r.difficulty in {"easy", "medium", "hard"}
         assert 0 <= r.components["bernoulli_entropy"] and r.components["bernoulli_mutual_information"] >= 0
+        assert 0 <= r.components["label_doubt"] <= r.n_boxes  # sum-pooled over the kept boxes
         assert r.detections.probs.shape == (r.n_boxes, 1)
-        # the default score is the learned error model's P(needs correction), its seconds ride along
-        assert r.score == r.components["error_p"] and 0 <= r.score <= 1
+        # the default score is the learned error model's expected fix seconds; P(needs correction) rides along
+        assert r.score == r.components["error_correction_seconds"] and r.score >= 0
+        assert 0 <= r.components["error_p"] <= 1
         assert r.components["error_seconds"] >= 2.0 and r.components["error_missed"] >= 0
+    md = (run_dir / "model_card.md").read_text()
+    assert "Effort captured" in md and "errors left if accepted unreviewed" in md
+    assert card["uncertainty"]["error_model"]["score"] == "correction_seconds"
 
 
 def run_app(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
@@ -89,8 +94,14 @@ def test_evaluate_measures_the_one_class_scores(one_class_run, tmp_path):
     assert result["n_images"] == 12 and result["evaluated_on"] == "pool"
     assert {"mc", "bernoulli_entropy", "bernoulli_mutual_information"} <= set(result["methods"])
     assert {"error_model", "error_model_single_pass", "error_model_seconds"} <= set(result["methods"])
+    assert {"error_model_correction", "label_doubt", "single_label_doubt"} <= set(result["methods"])
     assert {"error_model", "error_model_single_pass"} <= set(result["boxes"]["auroc"])
-    assert result["default_method"] == "error_model"
+    assert result["default_method"] == "error_model_single_pass_correction"
+    default = result["methods"]["error_model_single_pass_correction"]
+    assert default["n_ranked"] == 12  # failed images are ranked too, by their miss estimate
+    assert set(default["effort"]) == {"captured", "random", "oracle"}
+    assert set(result["misses"]["spearman"]) >= {"miss_evidence", "error_model", "error_model_single_pass"}
+    assert "Effort captured" in done.stdout and "Missed objects" in done.stdout
 
 
 def test_a_label_job_refuses_a_scorer_its_bands_were_not_fitted_for(one_class_run, tmp_path):

@@ -84,7 +84,10 @@ class Outcomes:
     needs_correction: (K,) bool, any FP, FN or wrong class; seconds: (K,) float64, assisted seconds per
     image under the cost model; tp: (B,) bool, a correct auto-label; wrong_class: (B,) bool, the right box
     with the wrong class (the rest of the B boxes are FPs); missed: (K,) int64, truth boxes no auto-label
-    found (FN). Boxes in image order, each image's in its order.
+    found (FN); errors: (K, 3) int64 per image, its wrong-class, FP and FN counts; correction_seconds:
+    (K,) float64, the seconds of the fixes alone, ``WC*t_relabel + FP*t_delete + FN*t_draw`` (opening the
+    image and verifying its correct boxes are left out: a reviewer spends them on any image and they fix
+    nothing). Boxes in image order, each image's in its order.
     """
 
     needs_correction: np.ndarray
@@ -92,6 +95,8 @@ class Outcomes:
     tp: np.ndarray
     wrong_class: np.ndarray
     missed: np.ndarray
+    errors: np.ndarray
+    correction_seconds: np.ndarray
 
     def box_codes(self) -> np.ndarray:
         """(B,) int64 outcome codes of :mod:`uncertainty.error_model`: 0 TP, 1 wrong class, 2 FP."""
@@ -106,7 +111,7 @@ def match_outcomes(
     iou_threshold: float = IOU_THRESHOLD,
 ) -> Outcomes:
     """Match each image's auto-labels to its truth; see :class:`Outcomes`."""
-    needs, seconds, tp, wrong_class, missed = [], [], [], [], []
+    needs, seconds, tp, wrong_class, missed, errors = [], [], [], [], [], []
     for det, truth in zip(detections, truths, strict=True):
         match = match_detections(det, truth, iou_threshold=iou_threshold)
         counts = class_counts(det, truth, match, num_classes=det.num_classes).sum(0)
@@ -115,12 +120,16 @@ def match_outcomes(
         tp.append(match.tp)
         wrong_class.append(match.wrong_class)
         missed.append(int(match.fn.sum()))
+        errors.append([int(match.wrong_class.sum()), int(match.fp.sum()), int(match.fn.sum())])
+    error_counts = np.array(errors, dtype=np.int64).reshape(-1, 3)
     return Outcomes(
         needs_correction=np.array(needs, dtype=bool),
         seconds=np.array(seconds, dtype=np.float64),
         tp=np.concatenate(tp) if tp else np.zeros(0, bool),
         wrong_class=np.concatenate(wrong_class) if wrong_class else np.zeros(0, bool),
         missed=np.array(missed, dtype=np.int64),
+        errors=error_counts,
+        correction_seconds=error_counts @ np.array([cost.t_relabel, cost.t_delete, cost.t_draw], np.float64),
     )
 
 
@@ -172,7 +181,7 @@ def box_table(result: Mapping[str, Any]) -> str:
     if result.get("note"):
         lines.append(result["note"])
     values = {name: math.nan if v is None else float(v) for name, v in result["auroc"].items()}
-    lines.append(f"{'measure':30s} {'AUROC':>9s}")
+    lines.append(f"{'measure':36s} {'AUROC':>9s}")
     for name, value in sorted(values.items(), key=lambda kv: -np.nan_to_num(kv[1], nan=-1.0)):
-        lines.append(f"{name:30s} {'undefined' if math.isnan(value) else f'{value:.3f}':>9s}")
+        lines.append(f"{name:36s} {'undefined' if math.isnan(value) else f'{value:.3f}':>9s}")
     return "\n".join(lines)

@@ -26,22 +26,32 @@ def error_model_methods(
     test: Sequence[BoxScored],
     *,
     cost: CostModel,
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
-    """Image methods and box measures of ``error_model`` with its MC features and without them.
+) -> tuple[
+    dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]
+]:
+    """Image methods, box measures and miss estimates of ``error_model`` with its MC features and without.
 
     val_outcomes: the VAL images matched to their truth (:func:`uncertainty.evaluation.boxes.match_outcomes`).
 
     Returns ({name: (VAL out-of-fold scores (K_val,), test scores (K,))}, {name: (B,) P(wrong) of the test
-    auto-labels}); image methods ``<name>`` rank by P(needs correction), ``<name>_seconds`` by expected
-    correction seconds. Each variant is fitted on all of VAL, and cross-fitted for the VAL scores.
+    auto-labels}, {name: (VAL out-of-fold expected misses, test expected misses)}); image methods
+    ``<name>`` rank by P(needs correction), ``<name>_seconds`` by expected review seconds and
+    ``<name>_correction`` by the expected seconds of the fixes alone. Each variant is fitted on all of VAL,
+    and cross-fitted for the VAL scores.
     """
     images: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     boxes: dict[str, np.ndarray] = {}
+    misses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, mc in ((WITH_MC, True), (SINGLE_PASS, False)):
         variant = dataclasses.replace(error_model, mc_features=mc)
         fitted, oof = fit_error_model(labeler, variant, val, val_outcomes, cost=cost)
         pred = fitted.predict([f if mc else without_mc(f) for *_, f in test])
         images[name] = (oof.p_needs_correction, pred.p_needs_correction)
         images[f"{name}_seconds"] = (oof.expected_seconds, pred.expected_seconds)
+        images[f"{name}_correction"] = (
+            oof.correction_seconds(fitted.seconds),
+            pred.correction_seconds(fitted.seconds),
+        )
         boxes[name] = pred.p_wrong()
-    return images, boxes
+        misses[name] = (oof.expected_missed, pred.expected_missed)
+    return images, boxes, misses
