@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
 from autolabel.model.detector import Detector
-from autolabel.pipeline import FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
+from autolabel.pipeline import CARD_FILE, FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
 from autolabel.settings_check import check_label_settings
 
 log = logging.getLogger("autolabel.label")
@@ -31,8 +31,13 @@ def main(cfg: DictConfig) -> dict:
     check_label_settings(cfg)  # before anything is written
     weights = Path(cfg.weights).expanduser()  # checked to be a file by check_label_settings
     conf = cfg.conf if cfg.conf is not None else operating_threshold(weights)
+    card = weights.parent / CARD_FILE
+    conf_source = (
+        "conf= on the command line" if cfg.conf is not None else f"the operating threshold of {card}"
+    )
     if conf is None:
         conf = FALLBACK_CONF
+        conf_source = f"the default: no operating threshold in {card}"
         log.warning("no model card beside %s: using conf=%s (set conf=... to choose)", weights, conf)
     detector = Detector(
         weights, imgsz=cfg.imgsz, conf=float(conf), iou=cfg.iou, max_det=cfg.max_det, device=cfg.device
@@ -53,6 +58,8 @@ def main(cfg: DictConfig) -> dict:
         threads=cfg.threads,
         progress=cfg.progress,
         backend=instantiate(cfg.backend),
+        calibration_files=stage.calibration_files(weights),
+        conf_source=conf_source,
     )
     log.info("auto-labeled %s: %s", source, summary)
     print(json.dumps(summary))

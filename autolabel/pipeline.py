@@ -37,6 +37,7 @@ from autolabel.structures import GroundTruth
 
 log = logging.getLogger("autolabel.pipeline")
 FALLBACK_CONF = 0.25  # the label app's threshold when no model card sits beside the weights
+CARD_FILE = "model_card.json"  # beside the weights: its operating threshold is the label job's default
 
 
 class UncertaintyStage(Protocol):
@@ -69,6 +70,9 @@ class UncertaintyStage(Protocol):
     def load_calibration(self, weights: Path) -> Any:
         """The calibration saved beside ``weights``, or None."""
 
+    def calibration_files(self, weights: Path) -> tuple[Path, ...]:
+        """The files beside ``weights`` that ``load_calibration`` reads, whether they exist or not."""
+
     def plot(self, output: Path, calibration: Any) -> Path | None:
         """A picture of a finished job's scores, or None."""
 
@@ -97,6 +101,9 @@ class PlainLabels:
 
     def load_calibration(self, weights: Path) -> None:
         return None
+
+    def calibration_files(self, weights: Path) -> tuple[Path, ...]:
+        return ()
 
     def plot(self, output: Path, calibration: Any) -> None:
         return None
@@ -145,19 +152,29 @@ class PredictorFactory:
         return stage.predictor(detector, self.calibration)
 
 
+# uncertainty keys added since older folders were made, at the value those folders' jobs ran with
+UNCERTAINTY_ADDED_KEYS = {"embedding": False}
+
+
 def uncertainty_settings(group: Mapping[str, Any]) -> dict[str, Any]:
     """The ``uncertainty`` settings a label job and a run folder record (a resume must match them).
 
     The group's keys without ``_target_``, flagged ``enabled`` when there are any: the shape the job
     has always recorded (the group used to hold an ``enabled`` flag), so older folders still resume.
+    A key of :data:`UNCERTAINTY_ADDED_KEYS` at its old value is left out, for the same reason.
     """
-    rest = {k: v for k, v in dict(group).items() if k not in ("_target_", "enabled")}
+    rest = {
+        k: v
+        for k, v in dict(group).items()
+        if k not in ("_target_", "enabled")
+        and not (k in UNCERTAINTY_ADDED_KEYS and v == UNCERTAINTY_ADDED_KEYS[k])
+    }
     return {"enabled": True, **rest} if rest else {"enabled": False}
 
 
 def operating_threshold(weights: Path) -> float | None:
     """The operating threshold recorded in the model card beside ``weights``, if there is one."""
-    card = Path(weights).parent / "model_card.json"
+    card = Path(weights).parent / CARD_FILE
     if not card.is_file():
         return None
     return json.loads(card.read_text()).get("evaluation", {}).get("operating_threshold")
@@ -325,6 +342,8 @@ def label_stages(
                 output=run_dir / "pool_labels",
                 batch=cfg.label.batch,
                 threads=cfg.label.threads,
+                calibration_files=stage.calibration_files(detector.weights),
+                conf_source=f"the operating threshold of {detector.weights.parent / CARD_FILE}",
             )
         card["pool_labels"] = {"folder": str(run_dir / "pool_labels"), **summary}
 
@@ -341,12 +360,17 @@ def label_folder(
     threads: int,
     progress: bool = True,
     backend: Backend | None = None,
+    calibration_files: Sequence[Path] = (),
+    conf_source: str | None = None,
 ) -> dict[str, Any]:
     """Run the auto-label job on ``source`` into ``output`` with the stage's predictor; plot its scores.
 
     uncertainty: the config group the stage was built from (the job records it). backend: where images
     are labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
-    :class:`PredictorFactory`). Returns the job's summary.
+    :class:`PredictorFactory`). calibration_files: the files ``calibration`` was read from (or written
+    to), ``stage.calibration_files(weights)``; the job records their sha256 and a resume must find
+    the same (a calibration fitted in memory for a fresh folder has none). conf_source: where
+    ``detector.conf`` came from, for the job's record and its refusals. Returns the job's summary.
     """
     if backend is None:
         predict, make_predict = stage.predictor(detector, calibration), None
@@ -360,7 +384,9 @@ def label_folder(
         names=detector.names,
         source=source,
         output=output,
-        meta=label_meta(detector, source, uncertainty),
+        meta=label_meta(
+            detector, source, uncertainty, calibration_files=calibration_files, conf_source=conf_source
+        ),
         batch=batch,
         threads=threads,
         progress=progress,
@@ -369,9 +395,18 @@ def label_folder(
     return summary
 
 
-def label_meta(detector: Detector, source: Path, uncertainty: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings a label job records, and a resumed job must share."""
-    return {
+def label_meta(
+    detector: Detector,
+    source: Path,
+    uncertainty: Mapping[str, Any],
+    *,
+    calibration_files: Sequence[Path] = (),
+    conf_source: str | None = None,
+) -> dict[str, Any]:
+    """The settings a label job records, and a resumed job must share (see the job's RESUME_KEYS):
+    with the weights (the job adds their sha256), the calibration files beside them (the job adds theirs)
+    and the threshold, whose source is recorded to explain a refusal."""
+    meta = {
         "uncertainty": uncertainty_settings(OmegaConf.to_container(uncertainty, resolve=True)),
         "weights": str(detector.weights.resolve()),
         "source": str(source.resolve()),
@@ -380,3 +415,8 @@ def label_meta(detector: Detector, source: Path, uncertainty: Mapping[str, Any])
         "iou": detector.iou,
         "imgsz": detector.imgsz,
     }
+    if calibration_files:
+        meta["calibration_files"] = [str(Path(f).resolve()) for f in calibration_files]
+    if conf_source:
+        meta["conf_source"] = conf_source
+    return meta

@@ -15,10 +15,16 @@ per-class sigmoid scores of the box (6 decimals, not a softmax), and ``conf == m
 uncertainty fields (``score`` .. ``failed``) are present when the job ran with uncertainty, the calibrated
 ones (``p_needs_correction``, ``difficulty``) when a calibration was given. :meth:`ImageRecord.to_json`
 writes exactly the line :meth:`ImageRecord.from_json` read, so old run folders stay readable.
+
+``"embedding"`` (only when the job ran with ``uncertainty.embedding=true``; absent otherwise, so other
+lines are unchanged byte for byte) is the image's pooled neck features, L2-normalised: D float16 values,
+little-endian, base64-encoded (D = 448 for yolov8n: about 1.2 kB a line). It lives in the line rather than
+beside the log so that it is committed, resumed and de-duplicated with its image.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -44,8 +50,30 @@ NO_BAND = "uncalibrated"  # how summaries count an image scored without a calibr
 _SCORE_KEYS = ("score", "components", "n_candidates", "failed")
 _CALIBRATED_KEYS = ("p_needs_correction", "difficulty")
 _KNOWN_KEYS = frozenset(
-    {"image", "width", "height", "n_boxes", "boxes", "error", *_SCORE_KEYS, *_CALIBRATED_KEYS, "label_file"}
+    {
+        "image",
+        "width",
+        "height",
+        "n_boxes",
+        "boxes",
+        "error",
+        *_SCORE_KEYS,
+        *_CALIBRATED_KEYS,
+        "label_file",
+        "embedding",
+    }
 )
+EMBEDDING_DTYPE = np.dtype("<f2")  # how an embedding is stored: little-endian float16
+
+
+def encode_embedding(vector: np.ndarray) -> str:
+    """(D,) floats -> base64 of their little-endian float16 bytes (the log's ``embedding`` value)."""
+    return base64.b64encode(np.asarray(vector, dtype=EMBEDDING_DTYPE).tobytes()).decode("ascii")
+
+
+def decode_embedding(text: str) -> np.ndarray:
+    """The (D,) float16 vector of :func:`encode_embedding`'s text."""
+    return np.frombuffer(base64.b64decode(text, validate=True), dtype=EMBEDDING_DTYPE)
 
 
 def json_safe(value: Any) -> Any:
@@ -69,8 +97,9 @@ class ImageRecord:
     ``failed``: no box kept) are present when ``components`` is not None; ``difficulty`` (a :data:`Band`)
     and ``p_needs_correction`` when the job had a calibration. Nobody invents a band: an uncalibrated
     record has ``difficulty`` None. label_file: the YOLO label file the job wrote for the image, relative
-    to its output (None in logs older than that field). extra: unknown keys of an old line, written back
-    after the known ones.
+    to its output (None in logs older than that field). embedding: (D,) float16, read-only, the image's
+    pooled neck features (None when the job ran without them; not compared by ``==``). extra: unknown
+    keys of an old line, written back after the known ones.
     """
 
     image: str
@@ -86,9 +115,14 @@ class ImageRecord:
     p_needs_correction: float | None = None
     difficulty: Band | None = None
     label_file: str | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.embedding is not None:
+            vector = np.array(self.embedding, dtype=EMBEDDING_DTYPE).reshape(-1)
+            vector.setflags(write=False)
+            object.__setattr__(self, "embedding", vector)
         if len(self.labels) != len(self.detections):
             raise ValueError(f"{self.image}: {len(self.detections)} boxes but {len(self.labels)} labels")
         if self.difficulty is not None and self.difficulty not in ALL_BANDS:
@@ -176,6 +210,7 @@ class ImageRecord:
             p_needs_correction=data.get("p_needs_correction"),
             difficulty=data.get("difficulty"),
             label_file=data.get("label_file"),
+            embedding=None if data.get("embedding") is None else decode_embedding(data["embedding"]),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -199,6 +234,8 @@ class ImageRecord:
             out.update(p_needs_correction=self.p_needs_correction, difficulty=self.difficulty)
         if self.label_file is not None:
             out["label_file"] = self.label_file
+        if self.embedding is not None:
+            out["embedding"] = encode_embedding(self.embedding)
         out.update(self.extra)
         return out
 

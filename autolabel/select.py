@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import hydra
@@ -23,9 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 from autolabel.cli import clear_errors
 from autolabel.errors import DataError
 from autolabel.records import read_folder_records
+from autolabel.review.cost_aware import estimated_seconds, images_within_seconds
 from autolabel.review.exports import write_batch_exports
 from autolabel.review.picks import candidates, choose, picks_of, read_job, write_picks
-from autolabel.settings_check import check_select_settings
+from autolabel.settings_check import check_document_root, check_select_settings
 
 log = logging.getLogger("autolabel.select")
 SHOW = 10  # picks printed on the console
@@ -42,6 +42,7 @@ def main(cfg: DictConfig) -> dict:
     labels = check_select_settings(cfg)
     job = read_job(labels)
     source = Path(job["source"])
+    root = check_document_root(cfg, source)  # before anything is written
     records = read_folder_records(labels)
     if not records:
         raise DataError(f"labels={labels}: the auto-label job recorded no images yet")
@@ -58,8 +59,12 @@ def main(cfg: DictConfig) -> dict:
     if not pool:
         raise DataError(f"nothing left to pick in {labels}: {left_out}")
     selection_cfg = OmegaConf.to_container(cfg.selection, resolve=True)
+    cost = instantiate(cfg.cost)
     if cfg.seconds is not None:
-        selection_cfg["budget"] = 1.0  # rank the whole pool, then cut by seconds
+        # as many images as the seconds could buy at most (the cheapest), then cut by seconds: a diversity
+        # strategy then orders only what can be picked, not the whole pool
+        most = images_within_seconds(estimated_seconds(pool, cost), float(cfg.seconds))
+        selection_cfg["budget"] = max(1, most)
     elif cfg.n is not None:
         selection_cfg["budget"] = int(cfg.n)
     strategy = instantiate(selection_cfg)
@@ -69,7 +74,7 @@ def main(cfg: DictConfig) -> dict:
             strategy,
             rng=np.random.default_rng(cfg.seed),
             seconds=cfg.seconds,
-            cost=instantiate(cfg.cost),
+            cost=cost,
         )
     except ValueError as exc:  # a strategy that cannot rank these records says why
         raise DataError(f"selection={selection_cfg['_target_']}: {exc}") from exc
@@ -78,7 +83,6 @@ def main(cfg: DictConfig) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     write_picks(output, picks)
     version = cfg.model_version or model_version(job)
-    root = cfg.document_root or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") or "/"
     exports = write_batch_exports(
         output,
         picks,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -193,6 +194,8 @@ def check_uncertainty_settings(cfg: DictConfig, key: str = "uncertainty") -> Non
     check_choice(cfg, f"{key}.mc.matching", ("anchor", "iou"))
     check_int(cfg, f"{key}.mc.seed", 0)
     check_number(cfg, f"{key}.mc.candidate_factor", 0.0, 1.0, example=0.5)
+    if OmegaConf.select(cfg, f"{key}.embedding") is not None:
+        check_bool(cfg, f"{key}.embedding")
     _check_instantiates(cfg, f"{key}.scorer")
     if OmegaConf.select(cfg, f"{key}.error_model") is not None:
         _check_instantiates(cfg, f"{key}.error_model")
@@ -313,6 +316,33 @@ def check_select_settings(cfg: DictConfig) -> Path:
     _check_instantiates(cfg, "cost")
     _check_instantiates(cfg, "selection")
     return labels
+
+
+def check_document_root(cfg: DictConfig, source: Path) -> Path:
+    """Label Studio's document root the batch's image URLs are relative to: ``document_root``, else
+    $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, else /. It must be an absolute path of a folder holding
+    ``source`` (the auto-labeled images); the DataError names the setting it came from."""
+    from autolabel.review.label_studio_client import ROOT_ENV
+
+    value, key = _value(cfg, "document_root"), "document_root"
+    if value is None:
+        value, key = os.environ.get(ROOT_ENV) or "/", ROOT_ENV
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(
+            f"{key}={value!r}: must be Label Studio's LOCAL_FILES_DOCUMENT_ROOT, an absolute path"
+        )
+    root = Path(value).expanduser()
+    fix = f"set {key} to the LOCAL_FILES_DOCUMENT_ROOT Label Studio runs with (a folder above the images)"
+    if not root.is_absolute():
+        raise DataError(f"{key}={value!r}: must be an absolute path; {fix}")
+    if not root.is_dir():
+        raise DataError(f"{key}={value}: no such folder; {fix}")
+    if not Path(source).absolute().is_relative_to(root.absolute()):
+        raise DataError(
+            f"{key}={value}: the images ({source}) are not under it, so Label Studio could not serve them; "
+            f"{fix}"
+        )
+    return root
 
 
 def check_import_settings(cfg: DictConfig) -> tuple[Path, list[Path]]:

@@ -76,7 +76,7 @@ def check_inputs(cfg: DictConfig) -> None:
         raise DataError(
             f"selection={cfg.selection._target_.rsplit('.', 1)[-1]} ranks by {', '.join(sorted(requires))}, "
             f"which the uncertainty stage does not give ({', '.join(sorted(provides)) or 'nothing'}): "
-            "use uncertainty=mc_dropout"
+            "use uncertainty=mc_dropout (with uncertainty.embedding=true for an 'embedding')"
         )
 
 

@@ -145,14 +145,16 @@ def test_every_app_builds_every_error_model(app, option):
     stage = instantiate(compose_app(app, [f"uncertainty/error_model={option}"]).uncertainty)
     assert isinstance(stage.error_model, ErrorModel) == (option != "none")
     if option != "none":
-        assert hasattr(stage.error_model.box, "predict_proba") and stage.error_model.mc_features
+        assert hasattr(stage.error_model.box, "predict_proba") and not stage.error_model.mc_features
 
 
 def test_recorded_uncertainty_settings_keep_the_old_shape():
     """Old label folders and run folders recorded an `enabled` flag: the settings compare equal."""
     new = OmegaConf.to_container(compose_app("train").uncertainty, resolve=True)
-    old = {"enabled": True, **{k: v for k, v in new.items() if k != "_target_"}}
+    # older folders knew no `embedding` key: at its default (off) it is not recorded, so they still match
+    old = {"enabled": True, **{k: v for k, v in new.items() if k not in ("_target_", "embedding")}}
     assert uncertainty_settings(new) == uncertainty_settings(old) == old
+    assert uncertainty_settings({**new, "embedding": True}) == {**old, "embedding": True}
     none = OmegaConf.to_container(compose_app("train", ["uncertainty=none"]).uncertainty)
     assert uncertainty_settings(none) == uncertainty_settings({"enabled": False}) == {"enabled": False}
 

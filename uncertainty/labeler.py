@@ -27,10 +27,12 @@ class UncertaintyLabeler:
     """Callable as the job's ``predict``: (images, keys) -> per image (auto-labels, uncertainty fields).
 
     The auto-labels are the deterministic pass's boxes at ``detector.conf``; the fields are those of
-    :meth:`ImageScorer.record_fields`. With a fitted ``error_model`` the image ``score`` is its
-    probability that the image needs a correction, and ``components`` gain ``error_p``,
-    ``error_seconds`` (expected correction seconds) and ``error_missed`` (expected missed objects).
+    :meth:`ImageScorer.record_fields`. With a fitted ``error_model`` the image ``score`` is its image score
+    (``FittedErrorModel.image_score``: expected fix seconds by default), and ``components`` gain
+    ``error_p`` (P(needs correction)), ``error_seconds`` (expected review seconds),
+    ``error_correction_seconds`` (expected seconds of the fixes) and ``error_missed`` (expected misses).
     With a calibration, ``p_needs_correction`` and ``difficulty`` (easy / medium / hard, or failed).
+    With ``mc.embedding``, ``embedding``: the image's pooled neck features from the same pass.
     """
 
     def __init__(
@@ -65,12 +67,14 @@ class UncertaintyLabeler:
             pred = model.predict(
                 [error_features(s, conf=conf, mc=model.mc_features, components=c) for s, c in pairs]
             )
+            chosen, fixes = model.image_score(pred), pred.correction_seconds(model.seconds)
             for i, fields in enumerate(out):
                 p = float(pred.p_needs_correction[i])
                 fields["components"]["error_p"] = round(p, 6)
                 fields["components"]["error_seconds"] = round(float(pred.expected_seconds[i]), 6)
+                fields["components"]["error_correction_seconds"] = round(float(fixes[i]), 6)
                 fields["components"]["error_missed"] = round(float(pred.expected_missed[i]), 6)
-                fields["score"] = round(p, 6)
+                fields["score"] = round(float(chosen[i]), 6)
         if self.calibration is not None and out:
             scores = np.array([np.nan if f["score"] is None else f["score"] for f in out], dtype=np.float64)
             p_needs = self.calibration.p_needs_correction(scores)
@@ -84,6 +88,12 @@ class UncertaintyLabeler:
         return self.fields_batch([samples])[0]
 
     def __call__(self, images: Sequence[np.ndarray], keys: Sequence[str]) -> list[tuple[Detections, dict]]:
+        """Per image, the auto-labels and the record fields (with ``embedding`` when MC dropout gives one)."""
         batch = self.samples(images, keys)
         conf = self.detector.conf
-        return [(s.candidates.above(conf), f) for s, f in zip(batch, self.fields_batch(batch), strict=True)]
+        out = []
+        for s, fields in zip(batch, self.fields_batch(batch), strict=True):
+            if s.embedding is not None:
+                fields["embedding"] = s.embedding
+            out.append((s.candidates.above(conf), fields))
+        return out

@@ -11,6 +11,9 @@ hooks keep the final convs' inputs), runs NMS on that deterministic output, and 
 repeats mask -> 1x1 conv -> DFL decode T times: the boxes of the deterministic pass are read in every pass
 at the same anchors, no re-matching. :func:`dropout_patch` is the slow reference: it wraps the final convs
 (reversibly) and runs T full forwards with the same masks; with dropout off it equals the stock model.
+With ``embedding=True`` a read-only pre-hook on the Detect head also keeps the neck's feature maps (the
+head's inputs: P3, P4, P5 for the stock models) of that one stock pass, pooled per image by
+:func:`pool_neck_features`: no extra forward.
 This module and ``autolabel/model/detector.py`` are the only places that know ultralytics' internals.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -28,6 +32,22 @@ from autolabel.structures import Detections, box_iou
 from uncertainty.samples import MCSamples
 
 BRANCHES = ("box", "cls")
+NORM_EPS = 1e-12  # an all-zero embedding stays zero instead of dividing by zero
+
+
+def pool_neck_features(features: Sequence[torch.Tensor]) -> np.ndarray:
+    """(B, D) float32 per-image embeddings from per-level maps [(B, C_l, H_l, W_l)], D = sum of the C_l.
+
+    Each level is averaged over its H_l x W_l positions (global average pooling), the levels are
+    concatenated in the order given and every row is divided by its L2 norm, so that a Euclidean distance
+    between two images reads like a cosine distance and no level dominates by its scale. ValueError on an
+    empty list.
+    """
+    if not features:
+        raise ValueError("pool_neck_features needs at least one feature map")
+    pooled = torch.cat([f.float().mean(dim=(2, 3)) for f in features], dim=1)  # (B, D)
+    norms = pooled.norm(dim=1, keepdim=True).clamp_min(NORM_EPS)
+    return (pooled / norms).cpu().numpy().astype(np.float32)
 
 
 def _head(detector: Detector) -> nn.Module:
@@ -111,7 +131,8 @@ class MCDropout:
     passes: T; p: dropout probability; branches: which Detect branches get dropout (``box``, ``cls``);
     candidate_conf: NMS confidence of the deterministic pass (boxes between it and ``detector.conf`` are
     scored too: near misses tell of missed objects); matching: ``anchor`` (fast, the same anchors in every
-    pass) or ``iou`` (each pass runs its own NMS and is matched to the candidates at IoU >= 0.5).
+    pass) or ``iou`` (each pass runs its own NMS and is matched to the candidates at IoU >= 0.5);
+    embedding: also give each image's pooled neck features (``MCSamples.embedding``), from the same pass.
     """
 
     def __init__(
@@ -124,6 +145,7 @@ class MCDropout:
         candidate_conf: float | None = None,
         matching: str = "anchor",
         seed: int = 0,
+        embedding: bool = False,
     ) -> None:
         if passes < 1:
             raise ValueError(f"passes={passes} must be >= 1")
@@ -136,7 +158,7 @@ class MCDropout:
         self.detector, self.head = detector, _head(detector)
         self.passes, self.p, self.branches = int(passes), float(p), tuple(branches)
         self.candidate_conf = detector.conf if candidate_conf is None else float(candidate_conf)
-        self.matching, self.seed = matching, int(seed)
+        self.matching, self.seed, self.embedding = matching, int(seed), bool(embedding)
         self.channels = {b: final_convs(self.head, b)[0].in_channels for b in BRANCHES}
 
     def masks(self, seeds: Sequence[int]) -> dict[str, torch.Tensor]:
@@ -165,11 +187,15 @@ class MCDropout:
             for branch in BRANCHES
             for level, conv in enumerate(final_convs(self.head, branch))
         ]
+        neck: list[torch.Tensor] = []
+        if self.embedding:  # the head's input list is rebuilt in its forward: keep the maps, not the list
+            hooks.append(self.head.register_forward_pre_hook(lambda _m, args: neck.extend(args[0])))
         try:
             raw = det.raw_outputs(tensor)
         finally:
             for hook in hooks:
                 hook.remove()
+        embeddings = pool_neck_features(neck) if self.embedding else [None] * len(images)
         input_hw = tuple(tensor.shape[2:])
         original_hw = [im.shape[:2] for im in images]
         kept, indices = det.nms(raw, conf=self.candidate_conf)
@@ -177,11 +203,13 @@ class MCDropout:
         masks = self.masks(seeds)
         if self.matching == "iou":
             passes = full_pass_outputs(det, tensor, masks, original_hw=original_hw, conf=det.conf)
-            return [self._iou_samples(b, cand, passes, original_hw[b]) for b, cand in enumerate(candidates)]
-        return [
-            self._anchor_samples(b, idx, cand, captured, masks, input_hw, images[b])
-            for b, (idx, cand) in enumerate(zip(indices, candidates, strict=True))
-        ]
+            samples = [self._iou_samples(b, c, passes, original_hw[b]) for b, c in enumerate(candidates)]
+        else:
+            samples = [
+                self._anchor_samples(b, idx, cand, captured, masks, input_hw, images[b])
+                for b, (idx, cand) in enumerate(zip(indices, candidates, strict=True))
+            ]
+        return [replace(s, embedding=e) for s, e in zip(samples, embeddings, strict=True)]
 
     def _anchor_samples(self, b, idx, candidates, captured, masks, input_hw, image) -> MCSamples:
         head, nc, n = self.head, self.detector.num_classes, len(idx)

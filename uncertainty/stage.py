@@ -51,10 +51,9 @@ class MCDropoutStage:
     mc: ``passes``, ``p``, ``branches``, ``matching``, ``seed``, ``candidate_factor`` (see the config);
     scorer: per-box components -> pooled score (the image score when there is no error model);
     error_model: the learned error model's settings, or None; calibration: ``levels``, ``min_images``,
-    ``require_split``.
+    ``require_split``; embedding: records also carry each image's pooled neck features (read by the
+    diversity strategies, :mod:`autolabel.review.diversity`), from the same forward pass.
     """
-
-    provides = frozenset({"boxes", "score", "difficulty"})
 
     def __init__(
         self,
@@ -63,8 +62,11 @@ class MCDropoutStage:
         scorer: ImageScorer,
         calibration: Mapping[str, Any],
         error_model: ErrorModel | None = None,
+        embedding: bool = False,
     ) -> None:
         self.mc, self.scorer, self.error_model = dict(mc), scorer, error_model
+        self.embedding = bool(embedding)
+        self.provides = frozenset({"boxes", "score", "difficulty", *(["embedding"] if embedding else [])})
         self.levels = tuple(float(v) for v in calibration["levels"])
         self.min_images = int(calibration["min_images"])
         self.require_split = bool(calibration["require_split"])
@@ -82,6 +84,7 @@ class MCDropoutStage:
             matching=mc["matching"],
             seed=mc["seed"],
             candidate_conf=detector.conf * mc["candidate_factor"],
+            embedding=self.embedding,
         )
         return UncertaintyLabeler(
             detector,
@@ -151,6 +154,12 @@ class MCDropoutStage:
                 "and uncertainty/error_model=none was asked for; drop that override, or retrain"
             )
         return fit
+
+    def calibration_files(self, weights: str | Path) -> tuple[Path, ...]:
+        """The files beside ``weights`` that :meth:`load_calibration` reads (there or not): a label job
+        records their sha256 and refuses to resume when one was removed, added or replaced."""
+        folder = Path(weights).parent
+        return (folder / CALIBRATION_FILE, folder / ERROR_MODEL_FILE)
 
     def plot(self, output: Path, fit: StageFit | None) -> Path | None:
         return plot_job_scores(output, None if fit is None else fit.calibration)

@@ -44,9 +44,14 @@ def write_exports(output: Path, records: Sequence[ImageRecord], *, names: Sequen
     write_image_table(output / "images.csv", records)
 
 
+NOT_TABLED = frozenset({"embedding"})  # record keys left out of images.csv (a vector, not a fact to read)
+
+
 def _scalar_fields(record: dict[str, Any]) -> dict[str, Any]:
     row = {}
     for key, value in record.items():
+        if key in NOT_TABLED:
+            continue
         if isinstance(value, dict):
             row.update({f"{key}.{k}": v for k, v in value.items() if not isinstance(v, (dict, list))})
         elif not isinstance(value, list):

@@ -7,11 +7,9 @@ Annotation-tool exports are built from a batch, and imports map the tool's tasks
 label always lands beside the real image (its YOLO label file, by ultralytics' ``images/`` ->
 ``labels/`` rule) and never in the auto-label folder.
 
-Budgets: a number of images (the strategy's own ``budget``) or labeling seconds under the cost model.
-Before anything is labeled the seconds of an image are unknown; :func:`estimated_seconds` takes the
-learned error model's expected correction seconds (``components.error_seconds``, priced with the cost
-model it was fitted with) when the job recorded them, and otherwise prices the pick as if a person drew
-every auto-labeled box by hand (at least one), an upper bound, so a seconds budget is not overspent.
+Budgets: a number of images (the strategy's own ``budget``) or labeling seconds under the cost model,
+each image priced by :func:`autolabel.review.cost_aware.estimated_seconds` (the error model's expected
+correction seconds when the job recorded them, else an upper bound).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from autolabel.formats.yolo import label_path_for
 from autolabel.job.runner import MARKER as JOB_MARKER
 from autolabel.model.efficiency import CostModel
 from autolabel.records import ImageRecord, JsonlWriter, json_safe, read_jsonl
+from autolabel.review.cost_aware import estimated_seconds, within_seconds
 from autolabel.review.strategy import Selection, Strategy, call_select
 
 PICKS = "picks.jsonl"  # the batch: one Pick per line, best first
@@ -72,26 +71,6 @@ def read_job(folder: Path) -> dict[str, Any]:
 def job_source(folder: Path) -> Path:
     """The image folder an auto-label output folder was made from."""
     return Path(read_job(folder)["source"])
-
-
-def estimated_seconds(records: Sequence[ImageRecord], cost: CostModel) -> np.ndarray:
-    """(N,) seconds per record: its ``components.error_seconds`` when recorded, else the upper bound
-    ``t_image + max(n_boxes, 1) * t_draw`` (see the module docstring)."""
-    out = []
-    for r in records:
-        expected = (r.components or {}).get("error_seconds")
-        out.append(
-            float(expected) if expected is not None else cost.t_image + max(r.n_boxes, 1) * cost.t_draw
-        )
-    return np.array(out, dtype=np.float64)
-
-
-def within_seconds(order: np.ndarray, seconds: np.ndarray, budget: float) -> np.ndarray:
-    """The longest prefix of ``order`` (positions, best first) whose summed ``seconds`` fit ``budget``."""
-    if not (math.isfinite(budget) and budget > 0):
-        raise ValueError(f"seconds={budget!r}: a labeling-time budget must be a number of seconds > 0")
-    spent = np.cumsum(seconds[order])
-    return order[: int(np.searchsorted(spent, budget, side="right"))]
 
 
 def candidates(

@@ -38,7 +38,7 @@ GT2_BANDS: tuple[str, ...] = ("medium", "hard", FAILED)
 
 
 # --- record fields ----------------------------------------------------------------------------------
-def _eligible(records: Sequence[ImageRecord], exclude: Sequence[int] = ()) -> np.ndarray:
+def eligible_positions(records: Sequence[ImageRecord], exclude: Sequence[int] = ()) -> np.ndarray:
     """(E,) int64: positions of the records that can be labeled (read), ``exclude`` left out."""
     skip = {int(i) for i in exclude}
     return np.array([i for i, r in enumerate(records) if r.ok and i not in skip], dtype=np.int64)
@@ -58,7 +58,7 @@ def _check_bands(bands: Sequence[str], *, name: str) -> tuple[str, ...]:
     return chosen
 
 
-def _budget_size(budget: int | float, pool: int) -> int:
+def budget_size(budget: int | float, pool: int) -> int:
     """Images a budget buys from a pool of ``pool``: an int as is, a fraction rounded half up (>= 1)."""
     if isinstance(budget, float):
         return max(1, math.floor(budget * pool + 0.5)) if pool else 0
@@ -82,7 +82,7 @@ def check_budget(budget: int | float) -> int | float:
     return size
 
 
-def _rank(
+def rank_by_score(
     records: Sequence[ImageRecord],
     candidates: np.ndarray,
     *,
@@ -147,7 +147,7 @@ class DifficultySelection:
         self.failed_first = bool(failed_first)
 
     def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
-        eligible = _eligible(records)
+        eligible = eligible_positions(records)
         bands = [records[i].band for i in eligible]
         missing = [int(i) for i, band in zip(eligible, bands, strict=True) if band is None]
         if missing:
@@ -161,9 +161,9 @@ class DifficultySelection:
                 f"records' difficulty has unknown band names {unknown}; expected {list(ALL_BANDS)}"
             )
         in_bands = eligible[np.array([b in self.bands for b in bands], dtype=bool)]
-        ranked = _rank(records, in_bands, rng=rng, failed_first=self.failed_first)
+        ranked = rank_by_score(records, in_bands, rng=rng, failed_first=self.failed_first)
         label = f"difficulty in {{{', '.join(self.bands)}}}"
-        size = None if self.budget is None else _budget_size(self.budget, eligible.size)
+        size = None if self.budget is None else budget_size(self.budget, eligible.size)
         if size is None:
             reason = f"{label}: {ranked.size} of {eligible.size} eligible"
         elif size >= ranked.size:
@@ -195,9 +195,9 @@ class TopKSelection:
         self.failed_first = bool(failed_first)
 
     def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
-        eligible = _eligible(records)
-        ranked = _rank(records, eligible, rng=rng, failed_first=self.failed_first)
-        size = _budget_size(self.budget, eligible.size)
+        eligible = eligible_positions(records)
+        ranked = rank_by_score(records, eligible, rng=rng, failed_first=self.failed_first)
+        size = budget_size(self.budget, eligible.size)
         n_failed = sum(_is_failed(records[i]) for i in ranked[:size])
         if size >= eligible.size:
             reason = f"top score: all {eligible.size} eligible (budget {self.budget} covers the pool)"
@@ -223,8 +223,8 @@ class RandomSelection:
         self.budget = check_budget(budget)
 
     def select(self, records: Sequence[ImageRecord], *, rng: np.random.Generator) -> Selection:
-        eligible = _eligible(records)
-        size = _budget_size(self.budget, eligible.size)
+        eligible = eligible_positions(records)
+        size = budget_size(self.budget, eligible.size)
         if size >= eligible.size:
             chosen = rng.permutation(eligible)
             reason = f"random: all {eligible.size} eligible (budget {self.budget} covers the pool)"
@@ -271,10 +271,10 @@ def top_by_value(
     budget: as checked by ``check_budget``. Values are the chosen records' values; ``label`` starts the
     reason, e.g. "most boxes: 125 of 418 eligible (budget 0.3)".
     """
-    eligible = _eligible(records)
+    eligible = eligible_positions(records)
     shuffled = eligible[rng.permutation(eligible.size)]
     values = np.array([value(records[i]) for i in shuffled], dtype=np.float64)
-    order = np.argsort(-values, kind="stable")[: _budget_size(budget, eligible.size)]  # stable: shuffle ties
+    order = np.argsort(-values, kind="stable")[: budget_size(budget, eligible.size)]  # stable: shuffle ties
     reason = f"{label}: {order.size} of {eligible.size} eligible (budget {budget})"
     return Selection(indices=shuffled[order], values=values[order], reason=reason)
 
@@ -295,7 +295,7 @@ def random_control(
     except TypeError:
         raise ValueError(f"size must be an int >= 0, got {size!r}") from None
     excluded = {int(i) for i in exclude}
-    pool = _eligible(records, exclude=excluded)
+    pool = eligible_positions(records, exclude=excluded)
     if not 0 <= size <= pool.size:
         raise ValueError(
             f"size must be between 0 and the {pool.size} eligible images left to draw from "
@@ -329,7 +329,7 @@ def cost_matched_control(
         raise ValueError(f"seconds must hold one value per record ({len(records)}), got {cost.size}")
     if not (math.isfinite(target) and target >= 0):
         raise ValueError(f"target must be a finite number of seconds >= 0, got {target!r}")
-    pool = _eligible(records, exclude=exclude)
+    pool = eligible_positions(records, exclude=exclude)
     if not np.all(np.isfinite(cost[pool]) & (cost[pool] >= 0)):
         raise ValueError("seconds must be finite and >= 0 for every eligible record")
     order = rng.permutation(pool)

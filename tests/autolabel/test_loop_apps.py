@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autolabel.records import ImageRecord
@@ -76,6 +77,35 @@ def test_select_by_seconds_and_clear_errors(batch, tmp_path):
     assert done.returncode == 2 and "not an auto-label output folder" in done.stderr
     done = run("autolabel.select", f"labels={labels}", "n=2", "seconds=9", tmp=tmp_path)
     assert done.returncode == 2 and "not both" in done.stderr
+
+
+def test_select_offers_the_diversity_and_cost_aware_strategies(tmp_path):
+    """A pool labeled with embeddings: hybrid and gain per second pick within a seconds budget."""
+    vectors = np.eye(6, 4, dtype=np.float32)
+    records = [
+        record(
+            f"p/{i}.png",
+            [(1, 1, 10, 10, 0, 0.9)] * (1 + i % 3),
+            score=0.1 * (i + 1),
+            p_needs_correction=0.1 * (i + 1),
+            difficulty="medium",
+            components={"error_seconds": 5.0 + 5 * (i % 3)},
+            embedding=vectors[i],
+        )
+        for i in range(6)
+    ]
+    _, out = auto_label_folder(tmp_path, records)
+    for option in ("hybrid", "kcenter", "kmeanspp", "gain_per_second"):
+        batch = tmp_path / option
+        args = [f"labels={out}", f"selection={option}", "seconds=21", f"output={batch}"]
+        done = run("autolabel.select", *args, tmp=tmp_path)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert 1 <= summary["n"] <= 3 and summary["estimated_seconds"] <= 21  # 5 + 5 + 10 s at most
+        assert json.loads((batch / "batch.json").read_text())["selection"]["budget"] == 3
+    done = run("autolabel.select", f"labels={out}", "selection=gain_per_second", "n=2", tmp=tmp_path)
+    picks = json.loads(done.stdout.splitlines()[-1])
+    assert picks["n"] == 2 and "per expected second" in picks["reason"]
 
 
 def reviewed_export(folder: Path, tmp_path: Path, *, rename: dict | None = None) -> Path:
@@ -151,3 +181,73 @@ def test_sync_names_the_server_and_what_to_set(batch, tmp_path):
     env = {"LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": ""}
     done = run("autolabel.sync", "action=push", f"batch={folder}", tmp=tmp_path, env=env)
     assert done.returncode == 2 and "LABEL_STUDIO_API_KEY" in done.stderr
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a refused run (exit status 2, no traceback)."""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "words"),
+    [
+        ("127.0.0.1:8080", "x" * 40, ["LABEL_STUDIO_URL='127.0.0.1:8080'", "http://host:port"]),
+        ("localhost", "x" * 40, ["LABEL_STUDIO_URL='localhost'", "http://host:port"]),
+        ("http://127.0.0.1:99999", "x" * 40, ["LABEL_STUDIO_URL", "http://host:port"]),
+        ("ftp://127.0.0.1:8080", "x" * 40, ["LABEL_STUDIO_URL", "http://host:port"]),
+        ("http://127.0.0.1:9", "x" * 20 + "\nx", ["LABEL_STUDIO_API_KEY", "the token alone"]),
+    ],
+)
+def test_sync_refuses_a_server_url_or_token_it_cannot_use_in_one_line(batch, tmp_path, url, token, words):
+    _, folder, _ = batch
+    env = {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": token}
+    for action in ("action=push", "action=pull"):
+        where = f"batch={folder}" if action == "action=push" else f"batches=[{folder}]"
+        line = one_error_line(run("autolabel.sync", action, where, tmp=tmp_path, env=env))
+        assert all(w in line for w in words), line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("AUTOLABEL_THREADS", "abc", "must be a whole number >= 1"),
+        ("AUTOLABEL_THREADS", "0", "must be a whole number >= 1"),
+        ("XDG_CACHE_HOME", "relative/cache", "must be an absolute path"),
+        ("YOLO_CONFIG_DIR", "/etc/hostname", "is a file, not a folder"),
+    ],
+)
+@pytest.mark.parametrize("module", ["autolabel.select", "autolabel.label"])
+def test_apps_refuse_an_unusable_environment_variable_in_one_line(
+    batch, tmp_path, module, name, value, words
+):
+    _, folder, _ = batch
+    labels = json.loads((folder / "batch.json").read_text())["labels"]
+    args = [f"labels={labels}"] if module == "autolabel.select" else ["weights=w.pt", "source=s", "output=o"]
+    done = run(module, *args, tmp=tmp_path, env={name: value})
+    line = one_error_line(done)
+    assert name in line and words in line, line
+    assert not (REPO / "relative").exists()  # nothing made relative to the working folder at import
+
+
+def test_select_refuses_a_document_root_above_no_image(batch, tmp_path):
+    _, folder, _ = batch
+    labels = json.loads((folder / "batch.json").read_text())["labels"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases = [
+        ([f"document_root={elsewhere}"], {}, ["document_root=", "not under it"]),
+        (
+            [],
+            {"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": "data"},
+            ["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "absolute"],
+        ),
+        ([f"document_root={tmp_path / 'none'}"], {}, ["document_root=", "no such folder"]),
+    ]
+    for k, (args, env, words) in enumerate(cases):
+        out = tmp_path / f"b{k}"
+        line = one_error_line(
+            run("autolabel.select", f"labels={labels}", f"output={out}", *args, tmp=tmp_path, env=env)
+        )
+        assert all(w in line for w in words) and not out.exists(), line

@@ -101,3 +101,18 @@ def test_an_image_recorded_twice_counts_once(tmp_path):
         w.append([{"image": "b", "n": 2}, {"image": "a", "n": 2}, {"image": "c", "n": 2}])
     assert [(r.image, r.extra["n"]) for r in read_records(log)] == [("a", 1), ("b", 1), ("c", 2)]
     assert len(read_records(log, unique=False)) == 5
+
+
+def test_an_embedding_travels_in_its_line_as_float16_and_only_when_given():
+    vector = np.linspace(-1, 1, 448).astype(np.float32)
+    record = ImageRecord.from_detections("e.jpg", dets(), width=64, height=48, names=NAMES, embedding=vector)
+    data = json.loads(line(record))
+    assert isinstance(data["embedding"], str) and len(data["embedding"]) == 1196  # base64 of 896 bytes
+    back = ImageRecord.from_json(data)
+    assert back.embedding.dtype == np.float16 and back.embedding.shape == (448,)
+    np.testing.assert_array_equal(back.embedding, vector.astype(np.float16))
+    assert not back.embedding.flags.writeable
+    assert line(back) == line(record)  # the line round-trips byte for byte
+    plain = ImageRecord.from_detections("e.jpg", dets(), width=64, height=48, names=NAMES)
+    assert "embedding" not in plain.to_json() and plain.embedding is None
+    assert line(plain) == line(ImageRecord.from_json(json.loads(line(record)) | {"embedding": None}))

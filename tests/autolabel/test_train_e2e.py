@@ -110,6 +110,55 @@ def test_label_cli_offline_resumes_and_refuses_human_labels(trained_run, demo_sp
     assert "error:" in refused.stderr and "human label folder" in refused.stderr
 
 
+def test_label_cli_refuses_to_resume_with_another_calibration(trained_run, demo_spec, tmp_path):
+    """Kill a label job, then remove or replace a file beside the weights that decides its records:
+    the rerun ends with one line naming the file, writes nothing, and resumes once the file is back."""
+    run_dir, _, _ = trained_run
+    model = tmp_path / "model"
+    model.mkdir()
+    files = ["weights.pt", "model_card.json", "calibration.json", "error_model.joblib"]
+    for name in files:
+        if (run_dir / name).is_file():
+            (model / name).write_bytes((run_dir / name).read_bytes())
+    source = tmp_path / "source"
+    source.mkdir()
+    for image in sorted((Path(demo_spec.root) / "images").iterdir())[:6]:
+        (source / image.name).write_bytes(image.read_bytes())
+    out = tmp_path / "auto"
+    args = [f"weights={model / 'weights.pt'}", f"source={source}", f"output={out}", "batch=2"]
+    args += ["progress=false", f"hydra.run.dir={tmp_path / 'hydra'}"]
+    first = label_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    log = out / "predictions.jsonl"
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:2]))  # killed after 2 images
+    marker = json.loads((out / "autolabel_job.json").read_text())
+    assert set(marker["calibration_files"]) == {
+        str(model / "calibration.json"),
+        str(model / "error_model.joblib"),
+    }
+
+    kept = {name: (model / name).read_bytes() for name in files if (model / name).is_file()}
+    card = json.loads(kept["model_card.json"])
+    card["evaluation"]["operating_threshold"] = round(card["evaluation"]["operating_threshold"] + 0.05, 4)
+    changes = {
+        "calibration.json": lambda: (model / "calibration.json").unlink(),
+        "model_card.json": lambda: (model / "model_card.json").write_text(json.dumps(card)),
+    }
+    for name, change in changes.items():
+        change()
+        refused = label_cli(*args, cwd=tmp_path)
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and name in errors[0] and "Traceback" not in refused.stderr, refused.stderr
+        assert len(log.read_text().splitlines()) == 2
+        for saved, data in kept.items():
+            (model / saved).write_bytes(data)
+    resumed = label_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["resumed_from"] == 2 and summary["labeled_now"] == 4
+
+
 def test_evaluate_cli_writes_per_method_figures(trained_run, demo_smoke, tmp_path):
     run_dir, _, _ = trained_run
     args = [

@@ -52,6 +52,7 @@ def test_the_train_run_saved_its_error_model_and_only_a_stage_with_one_loads_it(
     assert (model["box_model"] == "DummyClassifier") == said
     assert all(f"- {n}" in text for n in model["notes"])
     fit = stage_of().load_calibration(run_dir / "weights.pt")
-    assert fit.error_model is not None and fit.error_model.mc_features
+    assert fit.error_model is not None and not fit.error_model.mc_features  # single-pass by default
+    assert fit.error_model.score == "correction_seconds" and model["score"] == "correction_seconds"
     with pytest.raises(DataError, match="calibrated with a learned error model"):
         stage_of("uncertainty/error_model=none").load_calibration(run_dir / "weights.pt")

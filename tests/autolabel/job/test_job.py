@@ -12,6 +12,7 @@ from autolabel.formats.yolo import read_yolo_labels
 from autolabel.job.runner import JobError, run_label_job
 from autolabel.records import PREDICTIONS, RecordWriter, read_folder_records, read_records
 from autolabel.structures import Detections
+from tests.autolabel.job.odd_inputs import UNREADABLE, make_odd_source
 
 NAMES = ("scratch", "hole")
 
@@ -102,6 +103,21 @@ def test_corrupt_image_gets_an_error_record_and_the_job_goes_on(tmp_path):
     assert summary["errors"] == 1 and summary["images"] == 5
     _, coco_images = read_coco(tmp_path / "out" / "annotations.coco.json")
     assert len(coco_images) == 4
+
+
+def test_every_odd_file_is_one_record_and_the_job_goes_on(tmp_path):
+    picture = tmp_path / "picture.png"
+    cv2.imwrite(str(picture), np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8))
+    src = make_odd_source(tmp_path / "odd", picture)
+    summary = run(src, tmp_path / "out", FakeDetector())
+    records = {r.image: r for r in read_folder_records(tmp_path / "out")}
+    assert sorted(records) == sorted(p.name for p in src.iterdir())  # each file once, none lost
+    assert summary["errors"] == len(UNREADABLE)
+    for name, record in records.items():
+        if name in UNREADABLE:
+            assert UNREADABLE[name] in record.error and record.label_file is None, (name, record.error)
+        else:
+            assert record.ok and record.n_boxes == 1, (name, record.error)
 
 
 def test_interrupted_job_resumes_without_relabeling(tmp_path):
@@ -306,6 +322,74 @@ def test_a_folder_without_weights_hash_resumes_with_a_warning(tmp_path, caplog):
     assert "weights_sha256" in json.loads((out / "autolabel_job.json").read_text())
 
 
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda cal, err: cal.unlink(), r"calibration\.json was removed"),
+        (lambda cal, err: err.write_bytes(b"another run's error model"), r"error_model\.joblib was replaced"),
+        (lambda cal, err: err.unlink() or cal.write_text('{"other": 1}'), r"calibration\.json was replaced"),
+    ],
+)
+def test_calibration_files_changed_between_kill_and_rerun_are_refused(tmp_path, change, words):
+    src = make_images(tmp_path / "pool", 6)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.pt").write_bytes(b"model one")
+    cal, err = model / "calibration.json", model / "error_model.joblib"
+    cal.write_text('{"levels": [0.3, 0.7]}')
+    err.write_bytes(b"error model one")
+    meta = {"weights": str(model / "w.pt"), "source": str(src), "names": list(NAMES)}
+    meta["calibration_files"] = [str(cal), str(err)]
+    out = tmp_path / "out"
+
+    def label(predict):
+        return run_label_job(predict=predict, names=NAMES, source=src, output=out, meta=meta, batch=2)
+
+    with pytest.raises(KeyboardInterrupt):
+        label(FakeDetector(fail_after_batches=1))
+    recorded = json.loads((out / "autolabel_job.json").read_text())["calibration_files"]
+    assert set(recorded) == {str(cal), str(err)} and all(len(h) == 64 for h in recorded.values())
+    saved = {f: f.read_bytes() for f in (cal, err)}
+    change(cal, err)
+    with pytest.raises(JobError, match=words) as refused:
+        label(FakeDetector())
+    assert "\n" not in str(refused.value) and "restore the files as they were" in str(refused.value)
+    assert len(read_folder_records(out)) == 2  # nothing written by the refused run
+    for f, data in saved.items():
+        f.write_bytes(data)
+    assert label(FakeDetector())["labeled_now"] == 4
+
+
+def test_a_calibration_added_after_the_kill_is_refused(tmp_path):
+    src = make_images(tmp_path / "pool", 4)
+    (tmp_path / "w.pt").write_bytes(b"model one")
+    cal = tmp_path / "calibration.json"
+    meta = {"weights": str(tmp_path / "w.pt"), "source": str(src), "names": list(NAMES)}
+    meta["calibration_files"] = [str(cal)]
+    kw = {"names": NAMES, "source": src, "output": tmp_path / "out", "meta": meta, "batch": 2}
+    with pytest.raises(KeyboardInterrupt):
+        run_label_job(predict=FakeDetector(fail_after_batches=1), **kw)
+    cal.write_text("{}")  # records without bands, then with: refused
+    with pytest.raises(JobError, match="calibration.json was added"):
+        run_label_job(predict=FakeDetector(), **kw)
+
+
+def test_a_folder_without_calibration_hashes_resumes_with_a_warning(tmp_path, caplog):
+    src = make_images(tmp_path / "pool", 4)
+    (tmp_path / "calibration.json").write_text("{}")
+    meta = {"weights": "w.pt", "source": str(src), "names": list(NAMES)}
+    meta["calibration_files"] = [str(tmp_path / "calibration.json")]
+    kw = {"names": NAMES, "source": src, "output": tmp_path / "out", "batch": 2}
+    with pytest.raises(KeyboardInterrupt):
+        run_label_job(predict=FakeDetector(fail_after_batches=1), meta=meta, **kw)
+    marker = json.loads((tmp_path / "out" / "autolabel_job.json").read_text())
+    del marker["calibration_files"]  # as written by an older version
+    (tmp_path / "out" / "autolabel_job.json").write_text(json.dumps(marker))
+    with caplog.at_level("WARNING", logger="autolabel.job.runner"):
+        assert run_label_job(predict=FakeDetector(), meta=meta, **kw)["labeled_now"] == 2
+    assert "does not record calibration_files" in caplog.text
+
+
 def test_a_folder_with_nothing_labeled_takes_corrected_settings(tmp_path):
     src = make_images(tmp_path / "pool", 2)
     out = tmp_path / "out"
@@ -344,3 +428,30 @@ def test_an_output_that_is_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "out").write_text("x")
     with pytest.raises(JobError, match="is a file, not a folder"):
         run(src, tmp_path / "out", FakeDetector())
+
+
+class EmbeddingDetector(FakeDetector):
+    """FakeDetector whose records also carry a 3-d embedding from the image's brightness."""
+
+    def __call__(self, images, keys):
+        out = super().__call__(images, keys)
+        return [
+            (det, {**fields, "embedding": np.array([im[0, 0, 0] / 255.0, 1.0, 0.0], np.float32)})
+            for (det, fields), im in zip(out, images, strict=True)
+        ]
+
+
+def test_embeddings_are_committed_and_resumed_with_their_records_and_kept_out_of_the_table(tmp_path):
+    src = make_images(tmp_path / "pool", 10)
+    first = EmbeddingDetector(fail_after_batches=2)
+    with pytest.raises(KeyboardInterrupt):
+        run(src, tmp_path / "out", first)
+    summary = run(src, tmp_path / "out", EmbeddingDetector())
+    assert summary["resumed_from"] == 8 and summary["labeled_now"] == 2
+    records = read_folder_records(tmp_path / "out")
+    assert len(records) == 10
+    for r in records:
+        brightness = int(r.image[3:5]) * 10 / 255.0
+        np.testing.assert_allclose(r.embedding, [brightness, 1.0, 0.0], atol=1e-3)
+    header = (tmp_path / "out" / "images.csv").read_text().splitlines()[0].split(",")
+    assert "embedding" not in header and "score" in header

@@ -46,7 +46,9 @@ def make_records(seed: int = 0, n: int = 60) -> list[ImageRecord]:
         else:
             base = {"easy": 0.0, "medium": 0.3, "hard": 0.6}[kind]
             score = round(base + 0.3 * float(rng.random()), 6)
-            records.append(rec(f"img{i}.jpg", score=score, difficulty=kind, failed=False))
+            records.append(
+                rec(f"img{i}.jpg", score=score, p_needs_correction=score, difficulty=kind, failed=False)
+            )
     return records
 
 
@@ -326,6 +328,12 @@ def test_every_selection_config_instantiates_a_strategy(option):
         cfg = compose(config_name=option)
     strategy = instantiate(cfg)
     records = make_records()
+    if "embedding" in strategy.requires:  # pool labels made with uncertainty.embedding=true
+        vectors = np.random.default_rng(0).normal(size=(len(records), 16))
+        records = [
+            r if not r.ok else dataclasses.replace(r, embedding=v)
+            for r, v in zip(records, vectors, strict=True)
+        ]
     truth = {
         r.image: GroundTruth(np.zeros((i % 5, 4), np.float32) + i, [0] * (i % 5))
         for i, r in enumerate(records)
@@ -333,7 +341,7 @@ def test_every_selection_config_instantiates_a_strategy(option):
     # every strategy through the loops' one call; only the oracle's signature asks for the truth
     sel = call_select(strategy, records, rng=rng(), truth=lambda r: truth[r.image])
     assert isinstance(sel, Selection) and 0 < len(sel) <= 48
-    assert strategy.requires <= {"boxes", "score", "difficulty"}
+    assert strategy.requires <= {"boxes", "score", "difficulty", "embedding"}
 
 
 def boxes(n: int) -> Detections:
@@ -343,4 +351,14 @@ def boxes(n: int) -> Detections:
 
 
 def test_selection_config_group_is_complete():
-    assert SELECTION_OPTIONS == ["boxes", "difficulty", "oracle", "random", "topk"]
+    assert SELECTION_OPTIONS == [
+        "boxes",
+        "difficulty",
+        "gain_per_second",
+        "hybrid",
+        "kcenter",
+        "kmeanspp",
+        "oracle",
+        "random",
+        "topk",
+    ]
