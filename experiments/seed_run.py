@@ -148,6 +148,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     cal1, control_name, cal2 = MODEL_NAMES
     models = {cal1: model_summary(card["evaluation"], split.gt1, truth_of)}
     warm = cfg.experiment.train_mode == "warm"
+    epochs = int(cfg.experiment.finetune_epochs if warm else cfg.trainer.epochs)  # CAL2's and CONTROL's
     for name, extra in ((control_name, control_paths), (cal2, gt2_paths)):
         images = [*split.gt1, *extra]
         key = name.lower()
@@ -168,7 +169,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
                 data_yaml,
                 fresh_folder(seed_dir / key),
                 model=card["model"]["weights"] if warm else None,
-                epochs=cfg.experiment.finetune_epochs if warm else None,
+                epochs=epochs,
             )
         with timer(f"evaluate_{key}"):
             _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
@@ -182,13 +183,12 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
         )
     if cfg.experiment.get("baseline", True):
         with timer("train_cal1_long"):
-            steps = len(split.gt1) + len(gt2_paths)  # CAL2's images per epoch: as many optimizer steps
             weights = fit(
                 cfg,
                 folder.cal1 / "data" / "data.yaml",  # the CAL1 view: train GT1, val VAL
                 fresh_folder(seed_dir / BASELINE.lower()),
                 model=card["model"]["weights"] if warm else None,
-                epochs=longer_epochs(cfg, steps / max(len(split.gt1), 1)),
+                epochs=longer_epochs(epochs, n_gt1=len(split.gt1), n_cal2=len(split.gt1) + len(gt2_paths)),
             )
         with timer("evaluate_cal1_long"):
             _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
@@ -199,11 +199,10 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     return result
 
 
-def longer_epochs(cfg: DictConfig, ratio: float) -> int:
-    """Epochs of the no-new-labels baseline: CAL2's epochs (``finetune_epochs`` warm, ``trainer.epochs``
-    from scratch) times ``ratio`` = CAL2's training images / GT1's, so it makes as many optimizer steps."""
-    epochs = cfg.experiment.finetune_epochs if cfg.experiment.train_mode == "warm" else cfg.trainer.epochs
-    return max(1, round(int(epochs) * ratio))
+def longer_epochs(epochs: int, *, n_gt1: int, n_cal2: int) -> int:
+    """Epochs of the no-new-labels baseline on GT1 (``n_gt1`` images): CAL2's ``epochs`` over its ``n_cal2``
+    images make as many optimizer steps as these."""
+    return max(1, round(epochs * n_cal2 / max(n_gt1, 1)))
 
 
 def check_control(cfg: DictConfig) -> str:
