@@ -49,7 +49,14 @@ from autolabel.records import ALL_BANDS, NO_BAND, ImageRecord
 from autolabel.review.selection import composition, cost_matched_control, random_control
 from autolabel.review.strategy import Selection, call_select
 from autolabel.structures import GroundTruth
-from experiments.constants import BASELINE, CONTROL_SALT, GT2_SALT, MODEL_NAMES
+from experiments.constants import (
+    BASELINE,
+    CONTROL_SALT,
+    GT2_SALT,
+    MODEL_NAMES,
+    TIME_CONTROL,
+    TIME_CONTROL_SALT,
+)
 from experiments.run_folder import (
     RESULT_FILE,
     SeedFolder,
@@ -125,6 +132,7 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     records = folder.pool_records
     # every label file of the seed is read once (GT1 serves three models; GT2 and CONTROL two purposes)
     truth_of = folder.truth
+    cal1, control_name, cal2 = MODEL_NAMES
     with timer("select"):
         cost: CostModel = instantiate(cfg.cost)
         strategy = instantiate(cfg.selection)
@@ -142,14 +150,22 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
             "pool_bands": dict(pool_bands),
             "reason": gt2.reason,
         }
+        trained = [(control_name, control_paths), (cal2, gt2_paths)]
+        if wants_time_control(cfg):
+            rng = np.random.default_rng([seed, TIME_CONTROL_SALT])
+            same_time = time_matched(records, gt2, cost, folder.record_truth, rng)
+            same_time_paths = [folder.pool_path(records[i]) for i in same_time.indices]
+            selection["control_time"] = selection_summary(
+                records, same_time, same_time_paths, names, cost, truth_of
+            )
+            trained.insert(1, (TIME_CONTROL, same_time_paths))
         folder.write_json("selection.json", selection)
         log.info("seed %d: GT2 %s; CONTROL %s", seed, gt2.reason, control.reason)
     val_truths = [load_truth(p, num_classes=len(names)) for p in split.val]
-    cal1, control_name, cal2 = MODEL_NAMES
     models = {cal1: model_summary(card["evaluation"], split.gt1, truth_of)}
     warm = cfg.experiment.train_mode == "warm"
     epochs = int(cfg.experiment.finetune_epochs if warm else cfg.trainer.epochs)  # CAL2's and CONTROL's
-    for name, extra in ((control_name, control_paths), (cal2, gt2_paths)):
+    for name, extra in trained:
         images = [*split.gt1, *extra]
         key = name.lower()
         if name == control_name and (lent := lent_control(cfg, seed_dir, images)):
@@ -213,6 +229,32 @@ def check_control(cfg: DictConfig) -> str:
     return mode
 
 
+def wants_time_control(cfg: DictConfig) -> bool:
+    """Whether the seed trains CONTROL_TIME: ``experiment.time_control`` (default on) and CONTROL is not
+    itself matched on labeling time (``experiment.control=cost``)."""
+    return bool(cfg.experiment.get("time_control", True)) and check_control(cfg) == "size"
+
+
+def time_matched(
+    records: Sequence[ImageRecord],
+    gt2: Selection,
+    cost: CostModel,
+    truth_of: Callable[[ImageRecord], GroundTruth],
+    rng: np.random.Generator,
+) -> Selection:
+    """Random pool images, in random order, until their hand-labeling seconds (cost model, hidden truth
+    ``truth_of``) come closest to ``gt2``'s."""
+
+    def label_seconds(record: ImageRecord) -> float:
+        if not record.ok:
+            return 0.0  # never eligible
+        return cost.hand_label_seconds(1, len(truth_of(record)))
+
+    seconds = [label_seconds(r) for r in records]
+    target = float(sum(seconds[i] for i in gt2.indices))
+    return cost_matched_control(records, seconds=seconds, target=target, rng=rng)
+
+
 def draw_control(
     cfg: DictConfig,
     records: Sequence[ImageRecord],
@@ -227,15 +269,7 @@ def draw_control(
     rng = np.random.default_rng([int(cfg.seed), CONTROL_SALT])
     if check_control(cfg) == "size":
         return random_control(records, size=len(gt2.indices), rng=rng)
-
-    def label_seconds(record: ImageRecord) -> float:
-        if not record.ok:
-            return 0.0  # never eligible
-        return cost.hand_label_seconds(1, len(truth_of(record)))
-
-    seconds = [label_seconds(r) for r in records]
-    target = float(sum(seconds[i] for i in gt2.indices))
-    return cost_matched_control(records, seconds=seconds, target=target, rng=rng)
+    return time_matched(records, gt2, cost, truth_of, rng)
 
 
 def finished_cal1(cfg: DictConfig, cal1_dir: Path) -> dict[str, Any] | None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.constants import BASELINE, PAIRS
 from experiments.constants import MODEL_NAMES as MODELS
+from experiments.constants import OPTIONAL_MODELS, PAIRS
 from experiments.stats import paired_difference, summarize
 
 OVERALL = ("map50_95", "map50", "precision", "recall", "boost")
@@ -30,9 +30,10 @@ def _series(results: Sequence[Mapping], model: str, metric: str, cls: str | None
 
 
 def reported_models(results: Sequence[Mapping]) -> tuple[str, ...]:
-    """CAL1, CONTROL, CAL2 and, when every seed trained it, the no-new-labels baseline."""
-    has_baseline = bool(results) and all(BASELINE in r["models"] for r in results)
-    return (*MODELS, BASELINE) if has_baseline else MODELS
+    """CAL1, CONTROL, CAL2 and each optional model (the same-time control, the no-new-labels baseline) that
+    every seed trained."""
+    optional = [m for m in OPTIONAL_MODELS if results and all(m in r["models"] for r in results)]
+    return (*MODELS, *optional)
 
 
 def summary(results: Sequence[Mapping], classes: Sequence[str]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.constants import BASELINE
+from experiments.constants import BASELINE, OPTIONAL_MODELS, TIME_CONTROL
 from experiments.constants import PAIRS as PAIR_NAMES
 from experiments.reporting import plots
 from experiments.reporting.formatting import (
@@ -87,6 +87,11 @@ METRIC_NAMES = {
     "ap50_95": "AP50-95",
 }
 TRAIN_KEYS = ("n_train_images", "n_train_boxes", "operating_threshold")
+# how a verdict sentence names a model that its short name does not explain
+LONG_NAMES = {
+    BASELINE: "CAL1 trained as long again on GT1 alone",
+    TIME_CONTROL: "CONTROL_TIME (random images, GT2's labeling time)",
+}
 FIGURES = ("per_class_pr.png", "boost.png", "pool_scores.png", "samples.png", "rounds.png")
 
 
@@ -105,8 +110,7 @@ def _significant_direction(stat: Mapping) -> str | None:
 
 def verdict_sentence(pair: str, metric: str, stat: Mapping | None) -> str:
     """One plain-language sentence on the paired difference ``stat`` (a P) of ``pair`` = "A-B"."""
-    a, b = pair.split("-")
-    b = "CAL1 trained as long again on GT1 alone" if b == BASELINE else b
+    a, b = (LONG_NAMES.get(m, m) for m in pair.split("-"))
     name = METRIC_NAMES[metric]
     fmt = ratio if metric == "boost" else points
     unit = "" if metric == "boost" else " points"
@@ -168,6 +172,12 @@ def _setup(metrics: Mapping) -> list[str]:
     matched = "as many images as GT2"
     if exp.get("control") == "cost":
         matched = "the same hand-labeling time as GT2 (cost model)"
+    time_control = ""
+    if TIME_CONTROL in (get(metrics, "summary", "models") or {}):
+        time_control = (
+            f" {TIME_CONTROL} is trained on GT1 plus random pool images until GT2's hand-labeling seconds "
+            "(cost model) are spent: the same labeling time, the headline comparison."
+        )
     return [
         f"# Experiment report: {exp.get('name', 'unnamed')}",
         "",
@@ -176,8 +186,8 @@ def _setup(metrics: Mapping) -> list[str]:
         f"Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw with {matched}, CAL2 "
         f"on GT1 plus GT2, and {BASELINE} is CAL1 trained as long again on GT1 alone (CAL2's recipe and "
         "number of optimizer steps, no new labels: what CAL2 and CONTROL gain over it is the labels' "
-        "share); all are evaluated on the same VAL set, so differences are paired by seed. Intervals are "
-        f"95% confidence intervals over seeds.{one}",
+        f"share).{time_control} All are evaluated on the same VAL set, so differences are paired by seed. "
+        f"Intervals are 95% confidence intervals over seeds.{one}",
         "",
     ]
 
@@ -185,8 +195,14 @@ def _setup(metrics: Mapping) -> list[str]:
 def _verdict(metrics: Mapping) -> list[str]:
     paired = get(metrics, "summary", "paired") or {}
     lines = ["## Verdict", ""]
-    verdicts = [("CAL2-CONTROL", "map50_95"), ("CAL2-CONTROL", "boost"), ("CAL2-CAL1", "map50_95")]
-    verdicts += [(p, "map50_95") for p in (f"CAL2-{BASELINE}", f"CONTROL-{BASELINE}") if p in paired]
+    headline = f"CAL2-{TIME_CONTROL}"
+    verdicts = [(headline, "map50_95"), (headline, "boost")] if headline in paired else []
+    verdicts += [("CAL2-CONTROL", "map50_95"), ("CAL2-CONTROL", "boost"), ("CAL2-CAL1", "map50_95")]
+    verdicts += [
+        (p, "map50_95")
+        for p in (f"CAL2-{BASELINE}", f"{TIME_CONTROL}-{BASELINE}", f"CONTROL-{BASELINE}")
+        if p in paired
+    ]
     for pair, metric in verdicts:
         lines.append(f"- {verdict_sentence(pair, metric, get(paired, pair, metric))}")
     lines += [f"- {_ordering_sentence(metrics, m)}" for m in ("map50_95", "boost")]
@@ -201,7 +217,7 @@ def _figure(drawn: Collection[str], name: str, alt: str) -> list[str]:
 def _overall(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     models = get(metrics, "summary", "models") or {}
     cols = ("map50_95", "map50", "precision", "recall", "boost")
-    shown = [*MODELS, *([BASELINE] if BASELINE in models else [])]
+    shown = [*MODELS, *(m for m in OPTIONAL_MODELS if m in models)]
     rows = [[m, *(cell(get(models, m, c), table_fmt(c)) for c in cols)] for m in shown]
     lines = ["## Overall (VAL, mean ± std [95% CI] over seeds)", ""]
     lines += table(["model", *(METRIC_NAMES[c] for c in cols)], rows)
@@ -217,7 +233,8 @@ def _overall(metrics: Mapping, drawn: Collection[str]) -> list[str]:
 def _paired(metrics: Mapping) -> list[str]:
     paired = get(metrics, "summary", "paired") or {}
     rows = []
-    for pair in (p for p in PAIRS if p in paired or BASELINE not in p):
+    optional = set(OPTIONAL_MODELS)
+    for pair in (p for p in PAIRS if p in paired or not optional & set(p.split("-"))):
         for metric in ("map50_95", "map50", "boost"):
             stat = get(paired, pair, metric) or {}
             fmt = table_fmt(metric)
@@ -258,24 +275,17 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     rule = rule_name(str(get(metrics, "experiment", "selection") or "the"))
     pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
+    keys = ["gt2", "control", *(["control_time"] if all("control_time" in s for s in sel) and sel else [])]
     rows = [
-        ["images", *(mean_count(sel, k, "n") for k in ("gt2", "control"))],
-        ["boxes", *(mean_count(sel, k, "boxes") for k in ("gt2", "control"))],
-        ["hand-label hours (cost model)", *(hours(sel, k) for k in ("gt2", "control"))],
+        ["images", *(mean_count(sel, k, "n") for k in keys)],
+        ["boxes", *(mean_count(sel, k, "boxes") for k in keys)],
+        ["hand-label hours (cost model)", *(hours(sel, k) for k in keys)],
     ]
-    rows += [
-        [f"band: {b}", *(mean_count(sel, k, "bands", b) for k in ("gt2", "control"))] for b in SAMPLE_BANDS
-    ]
+    rows += [[f"band: {b}", *(mean_count(sel, k, "bands", b) for k in keys)] for b in SAMPLE_BANDS]
     classes = list(metrics.get("classes") or [])
-    rows += [
-        [f"boxes of {c}", *(mean_count(sel, k, "class_boxes", c) for k in ("gt2", "control"))]
-        for c in classes
-    ]
-    lines += [
-        f"GT2 ({rule} selection) vs CONTROL (random draw):",
-        "",
-        *table(["", "GT2", "CONTROL"], rows),
-    ]
+    rows += [[f"boxes of {c}", *(mean_count(sel, k, "class_boxes", c) for k in keys)] for c in classes]
+    header = ["", "GT2", "CONTROL", *([TIME_CONTROL] if len(keys) == 3 else [])]
+    lines += [f"GT2 ({rule} selection) vs the random controls:", "", *table(header, rows)]
     reasons = sorted({str(s["reason"]) for s in sel if s.get("reason")})
     lines += [f"Selection note: {r}" for r in reasons] + ([""] if reasons else [])
     lines += _figure(drawn, "pool_scores.png", "Pool image scores by band, all seeds")

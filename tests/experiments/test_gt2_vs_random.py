@@ -48,7 +48,7 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
     assert len(classes) == 6
     for seed in ("0", "1"):
         models = saved["per_seed"][seed]["models"]
-        assert set(models) == {"CAL1", "CONTROL", "CAL2", "CAL1_LONG"}
+        assert set(models) == {"CAL1", "CONTROL", "CONTROL_TIME", "CAL2", "CAL1_LONG"}
         for model in models.values():
             assert set(model["per_class"]) == set(classes)
             assert {"precision", "recall", "ap50", "ap50_95", "boost"} <= set(model["per_class"][classes[0]])
@@ -62,21 +62,32 @@ def test_smoke_experiment_writes_report_metrics_and_figures(smoke_run):
             == models["CONTROL"]["n_train_images"]
             == 16 + selection["gt2"]["n"]
         )
+        # CONTROL_TIME spends GT2's hand-labeling seconds, to within half of the dearest pool image
+        same_time = selection["control_time"]
+        pool = read_manifest(run_dir / f"seed_{seed}" / "cal1" / "manifest.csv").pool
+        dearest = max(2.0 + 10.0 * len(load_truth(p, num_classes=6)) for p in pool)
+        assert abs(same_time["label_seconds"] - selection["gt2"]["label_seconds"]) <= dearest / 2
+        assert models["CONTROL_TIME"]["n_train_images"] == 16 + same_time["n"]
         assert models["CAL1"]["n_train_images"] == models["CAL1_LONG"]["n_train_images"] == 16
         stages = saved["per_seed"][seed]["stage_seconds"]
-        assert {"cal1", "train_control", "train_cal2", "train_cal1_long"} <= set(stages)
+        assert {"cal1", "train_control", "train_control_time", "train_cal2", "train_cal1_long"} <= set(stages)
         # the baseline is CAL1 fine-tuned on GT1 alone for as many optimizer steps as CAL2's fine-tune
         args_file = run_dir / f"seed_{seed}" / "cal1_long" / "ultralytics" / "args.yaml"
         args = yaml.safe_load(args_file.read_text())
         assert args["epochs"] == round(1 * (16 + selection["gt2"]["n"]) / 16)  # finetune_epochs=1
         assert args["model"].endswith("cal1/weights.pt") and args["data"].endswith("cal1/data/data.yaml")
-    for model in ("CAL1", "CONTROL", "CAL2", "CAL1_LONG"):
+    for model in ("CAL1", "CONTROL", "CONTROL_TIME", "CAL2", "CAL1_LONG"):
         assert saved["summary"]["models"][model]["map50_95"]["n"] == 2
-    for pair in ("CAL2-CONTROL", "CAL2-CAL1_LONG", "CONTROL-CAL1_LONG"):
+    for pair in ("CAL2-CONTROL_TIME", "CAL2-CONTROL", "CAL2-CAL1_LONG", "CONTROL_TIME-CAL1_LONG"):
         assert "significant" in saved["summary"]["paired"][pair]["map50_95"]
     report = (run_dir / "report.md").read_text()
     assert "| hand-label hours (cost model) |" in report
     assert "| CAL1_LONG |" in report and "CAL1 trained as long again on GT1 alone" in report
+    verdict = [line for line in report.split("## Verdict")[1].splitlines() if line.startswith("- ")]
+    # the same-time control is the headline, the same-size control the second comparison
+    assert "CONTROL_TIME (random images, GT2's labeling time) in mAP50-95" in verdict[0]
+    assert "CONTROL in mAP50-95" in verdict[2]
+    assert "|  | GT2 | CONTROL | CONTROL_TIME |" in report
     for png in ("per_class_pr.png", "boost.png"):
         assert (run_dir / png).is_file() and png in report
 
@@ -106,6 +117,7 @@ def test_cost_matched_control_from_a_lent_cal1(smoke_run, demo_smoke, tmp_path):
     )
     assert metrics["experiment"]["control"] == "cost"
     for seed in ("0", "1"):
+        assert "CONTROL_TIME" not in metrics["per_seed"][seed]["models"]  # CONTROL is matched on time already
         # the same CAL1 (copied, not retrained): the same figures on VAL
         cal1 = metrics["per_seed"][seed]["models"]["CAL1"]
         assert cal1["map50_95"] == first["per_seed"][seed]["models"]["CAL1"]["map50_95"]

@@ -229,7 +229,7 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
         assert f"boxes of {c}" in text
     assert "Label savings: 25% fewer labeled pool images than random" in text
     assert "selection rule difficulty (GT2 = pool images rated medium, hard or failed)" in text
-    assert "GT2 (difficulty selection) vs CONTROL (random draw):" in text
+    assert "GT2 (difficulty selection) vs the random controls:" in text
     rounds_table = [x for x in text.split("## Rounds", 1)[1].splitlines() if x.startswith("| ")]
     assert rounds_table[0].endswith("| uncertainty - random (paired) | significant |")
     assert rounds_table[1].endswith("| +0.000 [+0.000, +0.000] | no |")  # round 0: no difference
@@ -242,7 +242,7 @@ def test_the_selection_rule_is_named_in_the_setup_and_the_selection_table(tmp_pa
     metrics["experiment"]["selection"] = "OracleSelection"
     text = write_report(metrics, tmp_path).read_text()
     assert "selection rule oracle (GT2 = the pool images ranked by the hidden truth: a ceiling" in text
-    assert "GT2 (oracle selection) vs CONTROL (random draw):" in text
+    assert "GT2 (oracle selection) vs the random controls:" in text
     metrics["experiment"]["selection"] = "SomeNewSelection"  # unknown rules are shown by name
     text = write_report(metrics, tmp_path / "new").read_text()
     assert "selection rule SomeNewSelection;" in text and "GT2 (SomeNewSelection selection)" in text
