@@ -275,7 +275,8 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     rule = rule_name(str(get(metrics, "experiment", "selection") or "the"))
     pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
-    keys = ["gt2", "control", *(["control_time"] if all("control_time" in s for s in sel) and sel else [])]
+    columns = {"gt2": "GT2", "control": "CONTROL", "control_time": TIME_CONTROL}
+    keys = [k for k in columns if k != "control_time" or (sel and all(k in s for s in sel))]
     rows = [
         ["images", *(mean_count(sel, k, "n") for k in keys)],
         ["boxes", *(mean_count(sel, k, "boxes") for k in keys)],
@@ -284,8 +285,11 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     rows += [[f"band: {b}", *(mean_count(sel, k, "bands", b) for k in keys)] for b in SAMPLE_BANDS]
     classes = list(metrics.get("classes") or [])
     rows += [[f"boxes of {c}", *(mean_count(sel, k, "class_boxes", c) for k in keys)] for c in classes]
-    header = ["", "GT2", "CONTROL", *([TIME_CONTROL] if len(keys) == 3 else [])]
-    lines += [f"GT2 ({rule} selection) vs the random controls:", "", *table(header, rows)]
+    lines += [
+        f"GT2 ({rule} selection) vs the random controls:",
+        "",
+        *table(["", *map(columns.get, keys)], rows),
+    ]
     reasons = sorted({str(s["reason"]) for s in sel if s.get("reason")})
     lines += [f"Selection note: {r}" for r in reasons] + ([""] if reasons else [])
     lines += _figure(drawn, "pool_scores.png", "Pool image scores by band, all seeds")
