@@ -1,7 +1,8 @@
 """``python -m autolabel.label weights=PATH source=DIR output=DIR``: the batch auto-labeling job.
 
-With ``uncertainty=mc_dropout`` (default) every record also gets MC-dropout uncertainty fields, and,
-when ``calibration.json`` sits beside the weights, ``p_needs_correction`` and ``difficulty``.
+With ``uncertainty=single_pass`` (default; ``mc_dropout`` adds T dropout passes of the head) every record
+also gets uncertainty fields, and, when ``calibration.json`` sits beside the weights, ``p_needs_correction``
+and ``difficulty``.
 
 Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job.runner`).
 ``backend=ray`` labels on Ray Data (:mod:`autolabel.job.ray_backend`); the records are the same.

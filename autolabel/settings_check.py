@@ -184,10 +184,14 @@ def check_uncertainty_settings(cfg: DictConfig, key: str = "uncertainty") -> Non
     without MC settings, plain labels, has none to check)."""
     if OmegaConf.select(cfg, f"{key}.mc") is None:
         return
-    check_int(
-        cfg, f"{key}.mc.passes", 2, why=" (one pass measures no spread; uncertainty=none gives plain labels)"
-    )
+    check_int(cfg, f"{key}.mc.passes", 1, why=" (1: the deterministic pass alone, uncertainty=single_pass)")
     check_number(cfg, f"{key}.mc.p", 0.0, 1.0, example=0.1, high_open=True)
+    if _value(cfg, f"{key}.mc.passes") == 1 and _value(cfg, f"{key}.mc.p") > 0:
+        raise DataError(
+            f"{key}.mc.p={_value(cfg, f'{key}.mc.p')}: with {key}.mc.passes=1 dropout must be off (p=0): one "
+            f"dropout pass measures no spread and only blurs the scores; set {key}.mc.passes=10 for MC "
+            f"dropout (uncertainty=mc_dropout), or {key}.mc.p=0"
+        )
     branches = _value(cfg, f"{key}.mc.branches")
     if not isinstance(branches, ListConfig) or not branches or not set(branches) <= {"box", "cls"}:
         raise DataError(f"{key}.mc.branches={branches!r}: must be a non-empty list of box, cls")

@@ -7,8 +7,11 @@ Both sides use the same batch size, image size, confidence and torch thread coun
 predictor drops torch to cpu_count - 1 threads; that setting is printed too, for reference). Each side
 runs ``--repeats`` times, alternating, and the best time of each is kept. The job writes everything it
 normally writes (YOLO txt, JSONL with probability vectors, COCO). Last line:
-``label_throughput_ratio=<job images/s / bare predict images/s>``; the line before it gives the same ratio for
-the job with ``uncertainty=mc_dropout`` (T = 10 head passes, default scorer).
+``label_throughput_ratio=<job images/s / bare predict images/s>``, the plain job (``uncertainty=none``);
+the lines before it give the same ratio for the job with the default uncertainty
+(``label_throughput_uncertainty_ratio``, ``uncertainty=single_pass``: the error model over one pass) and
+with ``uncertainty=mc_dropout`` (``label_throughput_mc_ratio``, T = 10 head passes). Both use the fit
+(bands, error model) saved beside ``--weights`` when there is one, as the label app does.
 """
 
 from __future__ import annotations
@@ -55,18 +58,21 @@ def bare_predict(
     return time.perf_counter() - start
 
 
-def mc_predict(detector: Detector) -> PredictFn:
-    """The default ``uncertainty=mc_dropout`` stage's predictor, as the label app builds it: with the fit
+def stage_predict(detector: Detector, uncertainty: str) -> PredictFn:
+    """The ``uncertainty=<uncertainty>`` stage's predictor, as the label app builds it: with the fit
     (bands and learned error model) saved beside the weights when there is one."""
-    stage = uncertainty_stage()
+    stage = uncertainty_stage(f"uncertainty={uncertainty}")
     return stage.predictor(detector, stage.load_calibration(detector.weights))
 
 
 def job_seconds(
-    weights: Path, source: Path, out: Path, *, imgsz: int, batch: int, conf: float, mc: bool = False
+    weights: Path, source: Path, out: Path, *, imgsz: int, batch: int, conf: float, uncertainty: str = "none"
 ) -> float:
     detector = Detector(weights, imgsz=imgsz, conf=conf)
-    predict = mc_predict(detector) if mc else plain_predict(detector.predict)
+    if uncertainty == "none":
+        predict = plain_predict(detector.predict)
+    else:
+        predict = stage_predict(detector, uncertainty)
     first = next(source.iterdir())
     predict([cv2.imread(str(first))], [first.name])  # warm-up
     meta = {
@@ -104,38 +110,42 @@ def main(argv: list[str] | None = None) -> None:
         source.mkdir()
         for p in paths:
             os.symlink(p, source / p.name)
-        bare, job, job_mc = [], [], []
+        sides = ("none", "single_pass", "mc_dropout")
+        bare: list[float] = []
+        jobs: dict[str, list[float]] = {side: [] for side in sides}
         for k in range(args.repeats):
             bare.append(
                 bare_predict(
                     weights, paths, imgsz=args.imgsz, batch=args.batch, conf=args.conf, threads=threads
                 )
             )
-            job.append(
-                job_seconds(
-                    weights, source, tmp_path / f"out{k}", imgsz=args.imgsz, batch=args.batch, conf=args.conf
+            for side in sides:
+                jobs[side].append(
+                    job_seconds(
+                        weights,
+                        source,
+                        tmp_path / f"{side}{k}",
+                        imgsz=args.imgsz,
+                        batch=args.batch,
+                        conf=args.conf,
+                        uncertainty=side,
+                    )
                 )
-            )
-            job_mc.append(
-                job_seconds(
-                    weights,
-                    source,
-                    tmp_path / f"mc{k}",
-                    imgsz=args.imgsz,
-                    batch=args.batch,
-                    conf=args.conf,
-                    mc=True,
-                )
-            )
     n = len(paths)
-    bare_ips, job_ips, mc_ips = n / min(bare), n / min(job), n / min(job_mc)
+    bare_ips = n / min(bare)
+    ips = {side: n / min(times) for side, times in jobs.items()}
     print(f"images={n} imgsz={args.imgsz} batch={args.batch} conf={args.conf} torch_threads={threads}")
     print(f"weights={'untrained yolov8n.yaml' if args.weights is None else args.weights}")
     print(f"bare_predict_s={[round(t, 2) for t in bare]} images_per_s={bare_ips:.1f}")
-    print(f"label_job_s={[round(t, 2) for t in job]} images_per_s={job_ips:.1f}")
-    print(f"label_job_mc_dropout_s={[round(t, 2) for t in job_mc]} images_per_s={mc_ips:.1f}")
-    print(f"label_throughput_mc_ratio={mc_ips / bare_ips:.3f}")
-    print(f"label_throughput_ratio={job_ips / bare_ips:.3f}")
+    for side, label in (
+        ("none", "label_job"),
+        ("single_pass", "label_job_single_pass"),
+        ("mc_dropout", "label_job_mc_dropout"),
+    ):
+        print(f"{label}_s={[round(t, 2) for t in jobs[side]]} images_per_s={ips[side]:.1f}")
+    print(f"label_throughput_mc_ratio={ips['mc_dropout'] / bare_ips:.3f}")
+    print(f"label_throughput_uncertainty_ratio={ips['single_pass'] / bare_ips:.3f}")
+    print(f"label_throughput_ratio={ips['none'] / bare_ips:.3f}")
 
 
 if __name__ == "__main__":

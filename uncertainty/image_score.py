@@ -24,12 +24,13 @@ with no candidate at all has score nan.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from autolabel.structures import Detections
 from uncertainty import scores
 from uncertainty.pooling import Pooling, combine, component_scale
 from uncertainty.samples import MCSamples
@@ -76,6 +77,36 @@ def box_components(samples: MCSamples, *, conf: float) -> dict[str, np.ndarray]:
     for name in SINGLE_PASS[1:]:
         out[name] = getattr(scores, name)(cand.probs) / component_scale(name, n_classes)
     return {name: np.clip(np.asarray(v, np.float64), 0.0, 1.0) for name, v in out.items()}
+
+
+def box_components_batch(batch: Sequence[MCSamples], *, conf: float) -> list[dict[str, np.ndarray]]:
+    """:func:`box_components` of each image in ``batch``, computed over all their boxes at once.
+
+    The components are per box, so the values are those of one call per image; one call over the
+    concatenated (T, sum N, C) arrays costs about a third of the per-image calls (numpy's overhead per
+    call dominates at a few boxes an image). Images with another T or C than the first are done alone.
+    """
+    if len(batch) < 2:
+        return [box_components(s, conf=conf) for s in batch]
+    shape = (batch[0].probs.shape[0], batch[0].probs.shape[2])
+    same = [s.probs.shape[0] == shape[0] and s.probs.shape[2] == shape[1] for s in batch]
+    if not all(same):
+        return [box_components(s, conf=conf) for s in batch]
+    joined = MCSamples(
+        Detections(
+            np.concatenate([s.candidates.xyxy for s in batch]),
+            np.concatenate([s.candidates.conf for s in batch]),
+            np.concatenate([s.candidates.cls for s in batch]),
+            np.concatenate([s.candidates.probs for s in batch]).reshape(-1, shape[1]),
+        ),
+        np.concatenate([s.probs for s in batch], axis=1),
+        np.concatenate([s.boxes for s in batch], axis=1),
+        np.concatenate([s.hits for s in batch], axis=1),
+    )
+    comps = box_components(joined, conf=conf)
+    cuts = np.cumsum([len(s.candidates) for s in batch])[:-1]
+    parts = {name: np.split(values, cuts) for name, values in comps.items()}
+    return [{name: parts[name][i] for name in comps} for i in range(len(batch))]
 
 
 @dataclass(frozen=True)

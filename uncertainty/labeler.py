@@ -13,7 +13,7 @@ from autolabel.structures import Detections
 from uncertainty.calibration import Calibration
 from uncertainty.error_features import error_features
 from uncertainty.error_model import FittedErrorModel
-from uncertainty.image_score import ImageScorer, box_components
+from uncertainty.image_score import ImageScorer, box_components_batch
 from uncertainty.mc_dropout import MCDropout
 from uncertainty.samples import MCSamples
 
@@ -59,7 +59,7 @@ class UncertaintyLabeler:
         """
         conf = self.detector.conf
         if components is None:
-            components = [box_components(s, conf=conf) for s in batch]
+            components = box_components_batch(batch, conf=conf)
         pairs = list(zip(batch, components, strict=True))
         out = [self.scorer.record_fields(s, conf=conf, components=c) for s, c in pairs]
         model = self.error_model

@@ -133,6 +133,8 @@ class MCDropout:
     scored too: near misses tell of missed objects); matching: ``anchor`` (fast, the same anchors in every
     pass) or ``iou`` (each pass runs its own NMS and is matched to the candidates at IoU >= 0.5);
     embedding: also give each image's pooled neck features (``MCSamples.embedding``), from the same pass.
+    ``passes=1, p=0`` (``uncertainty=single_pass``) is the deterministic pass alone: its one "pass" is
+    read off the candidates, and the head is not run again.
     """
 
     def __init__(
@@ -161,6 +163,11 @@ class MCDropout:
         self.matching, self.seed, self.embedding = matching, int(seed), bool(embedding)
         self.channels = {b: final_convs(self.head, b)[0].in_channels for b in BRANCHES}
 
+    @property
+    def deterministic(self) -> bool:
+        """True when the one pass is the deterministic pass (T = 1, no dropout): nothing to re-run."""
+        return self.passes == 1 and (self.p == 0.0 or not self.branches)
+
     def masks(self, seeds: Sequence[int]) -> dict[str, torch.Tensor]:
         return draw_masks(
             [self.seed * 1_000_003 + s for s in seeds],
@@ -186,6 +193,7 @@ class MCDropout:
             )
             for branch in BRANCHES
             for level, conv in enumerate(final_convs(self.head, branch))
+            if not self.deterministic
         ]
         neck: list[torch.Tensor] = []
         if self.embedding:  # the head's input list is rebuilt in its forward: keep the maps, not the list
@@ -200,6 +208,10 @@ class MCDropout:
         original_hw = [im.shape[:2] for im in images]
         kept, indices = det.nms(raw, conf=self.candidate_conf)
         candidates = det.to_detections(raw, kept, indices, input_hw, original_hw)
+        if self.deterministic:
+            pairs = zip(candidates, original_hw, strict=True)
+            samples = [deterministic_samples(c, det.conf, hw) for c, hw in pairs]
+            return [replace(s, embedding=e) for s, e in zip(samples, embeddings, strict=True)]
         masks = self.masks(seeds)
         if self.matching == "iou":
             passes = full_pass_outputs(det, tensor, masks, original_hw=original_hw, conf=det.conf)
@@ -271,6 +283,17 @@ class MCDropout:
                     taken[j], hits[t, i] = True, True
                     probs[t, i], boxes[t, i] = found.probs[j], found.xyxy[j]
         return MCSamples(candidates, probs, boxes, hits, image_hw=tuple(image_hw))
+
+
+def deterministic_samples(candidates: Detections, conf: float, image_hw: tuple[int, int]) -> MCSamples:
+    """The deterministic pass as one "pass" (T = 1): probs (1, N, C), boxes (1, N, 4), hits (1, N)."""
+    return MCSamples(
+        candidates,
+        candidates.probs[None].astype(np.float32),
+        candidates.xyxy[None].astype(np.float32),
+        (candidates.conf >= conf)[None],
+        image_hw=tuple(image_hw),
+    )
 
 
 def full_pass_outputs(

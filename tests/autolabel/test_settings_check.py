@@ -60,7 +60,7 @@ def test_the_shipped_configs_pass(tmp_path, weights):
         ("progress=maybe", "progress"),
         ("device=gpu", "device"),
         ("uncertainty.mc.passes=0", "uncertainty.mc.passes"),
-        ("uncertainty.mc.passes=1", "uncertainty.mc.passes"),
+        ("uncertainty.mc.p=0.1", "uncertainty.mc.p"),  # one pass (the default) with dropout
         ("uncertainty.mc.p=1.0", "uncertainty.mc.p"),
         ("uncertainty.mc.p=-0.1", "uncertainty.mc.p"),
         ("uncertainty.mc.branches=[head]", "uncertainty.mc.branches"),

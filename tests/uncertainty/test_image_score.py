@@ -4,7 +4,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from autolabel.structures import Detections
-from uncertainty.image_score import COMPONENTS, ImageScorer, box_components
+from uncertainty.image_score import COMPONENTS, ImageScorer, box_components, box_components_batch
 from uncertainty.pooling import Pooling
 from uncertainty.samples import MCSamples
 
@@ -105,3 +105,31 @@ def test_the_default_per_box_uncertainty_falls_as_a_kept_box_gets_surer(threshol
     comps = box_components(s, conf=threshold)
     per_box = ImageScorer().box_uncertainty(comps, np.ones(len(tops), bool))
     assert np.all(np.diff(per_box) < 0)
+
+
+def random_samples(rng, n_boxes, n_passes=4, n_classes=3):
+    probs = rng.uniform(0, 1, (n_passes, n_boxes, n_classes))
+    boxes = rng.uniform(0, 50, (n_passes, n_boxes, 2))
+    boxes = np.concatenate([boxes, boxes + rng.uniform(5, 20, (n_passes, n_boxes, 2))], axis=-1)
+    return samples(probs, boxes)
+
+
+def test_batched_components_equal_one_call_per_image():
+    rng = np.random.default_rng(3)
+    batch = [random_samples(rng, n) for n in (3, 0, 1, 7, 0, 2)]
+    batched = box_components_batch(batch, conf=0.5)
+    assert len(batched) == len(batch)
+    for one, s in zip(batched, batch, strict=True):
+        alone = box_components(s, conf=0.5)
+        assert set(one) == set(alone) == set(COMPONENTS)
+        for name in alone:
+            assert one[name].shape == (len(s.candidates),), name
+            np.testing.assert_allclose(one[name], alone[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_batched_components_take_other_pass_counts_alone():
+    rng = np.random.default_rng(4)
+    batch = [random_samples(rng, 2, n_passes=4), random_samples(rng, 3, n_passes=1)]
+    for one, s in zip(box_components_batch(batch, conf=0.5), batch, strict=True):
+        for name, values in box_components(s, conf=0.5).items():
+            np.testing.assert_allclose(one[name], values, err_msg=name)

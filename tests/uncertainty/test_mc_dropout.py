@@ -102,3 +102,18 @@ def test_bad_settings_are_rejected(weak_detector):
         MCDropout(weak_detector, p=1.0)
     with pytest.raises(ValueError, match="branches"):
         MCDropout(weak_detector, branches=("neck",))
+
+
+def test_single_pass_reads_the_candidates_and_matches_a_head_rerun(weak_detector, demo_images):
+    """T = 1, p = 0 skips the head rerun; a rerun with dropout all but off gives the same samples."""
+    fast = MCDropout(weak_detector, passes=1, p=0.0)
+    assert fast.deterministic and not MCDropout(weak_detector, passes=1, p=1e-9).deterministic
+    quick = fast.predict(demo_images)
+    rerun = MCDropout(weak_detector, passes=1, p=1e-9).predict(demo_images)
+    assert sum(len(s.candidates) for s in quick) > 0
+    for a, b in zip(quick, rerun, strict=True):
+        assert a.probs.shape == b.probs.shape == (1, len(a.candidates), weak_detector.num_classes)
+        np.testing.assert_allclose(a.probs, b.probs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-4, atol=1e-2)
+        np.testing.assert_array_equal(a.hits, b.hits)
+        assert a.image_hw == b.image_hw
