@@ -1,5 +1,6 @@
 """``python -m experiments.report RUN_FOLDER``: the statistics and report over a run folder's finished seeds
-(:mod:`experiments.reporting`)."""
+(:mod:`experiments.reporting`), and :class:`ReportAtEnd`, the Hydra callback that writes them when a
+multirun of seed jobs ends."""
 
 from __future__ import annotations
 
@@ -7,9 +8,32 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from autolabel.errors import DataError
 from experiments.reporting.summary import report_folder
+
+
+class ReportAtEnd(Callback):
+    """Hydra callback (``conf/hydra/experiment.yaml``): when a multirun ends, the statistics and report over
+    the sweep folder's finished seeds, as ``python -m experiments.report`` writes them.
+
+    Hydra calls it only when every job succeeded; after a failed job, ``python -m experiments.report
+    RUN_FOLDER`` reports on the seeds that finished.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(config.hydra.sweep.dir)
+        try:
+            metrics, report = report_folder(folder)
+        except DataError as exc:
+            print(f"no report written: {exc}", file=sys.stderr)
+            return
+        seeds = metrics["experiment"]["seeds"]
+        print(f"report over {len(seeds)} seed(s) {seeds}: {report}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
