@@ -32,7 +32,7 @@ log = logging.getLogger("experiments.experiment")
 EXTENDABLE = ("seeds", "seed", "rounds", "budget", "round_seeds", "cal1_from")
 # experiment keys added after runs were made, with the value those runs used: a folder saved before a key
 # existed matches a config that has the key at that value
-ADDED_KEYS = {"control": "size"}
+ADDED_KEYS = {"control": "size", "time_control": False}
 
 
 def comparable(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -352,14 +352,18 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
 
 # settings added since older run folders were made, with the value those folders' runs used
 DATA_ADDED_KEYS = {"allow_unlabeled": False}
+# cost keys added since, at their defaults: the two-level prices change no model the experiment trains
+COST_ADDED_KEYS = {"t_ignore": 0.5, "t_accept": 0.5}
 
 
 def settings_as_now(cfg: dict[str, Any]) -> dict[str, Any]:
     """A run's saved settings in today's shape, so that a folder made by an older version compares equal
     to today's same command: ``uncertainty`` as the label job records it (it once held an ``enabled``
-    flag), and ``data`` keys added since at the value the older runs used."""
+    flag), and ``data`` and ``cost`` keys added since at the value the older runs used."""
     out = dict(cfg)
     out["uncertainty"] = uncertainty_settings(out["uncertainty"])
+    if "cost" in out:
+        out["cost"] = {**COST_ADDED_KEYS, **out["cost"]}
     if str(out["data"].get("_target_", "")).endswith("yolo_dataset"):
         out["data"] = {**DATA_ADDED_KEYS, **out["data"]}
     return out

@@ -168,7 +168,8 @@ def test_uncertainty_scorer_instantiates():
 
 @pytest.mark.parametrize("data", ["demo", "yolo"])
 def test_a_run_folder_saved_by_an_older_version_compares_equal(data):
-    """Folders saved before `uncertainty` was a stage and `data.allow_unlabeled` existed still resume."""
+    """Folders saved before `uncertainty` was a stage, and before `data.allow_unlabeled`,
+    `experiment.control`, `experiment.time_control` and the two-level costs existed, still resume."""
     from experiments.experiment import comparable
 
     overrides = [f"data={data}"] + (["data.path=/x/data.yaml"] if data == "yolo" else [])
@@ -176,8 +177,13 @@ def test_a_run_folder_saved_by_an_older_version_compares_equal(data):
     old = {**new, "uncertainty": {"enabled": True, **new["uncertainty"]}, "data": dict(new["data"])}
     del old["uncertainty"]["_target_"]
     old["data"].pop("allow_unlabeled", None)
-    old["experiment"] = {k: v for k, v in new["experiment"].items() if k != "control"}
+    old["experiment"] = {k: v for k, v in new["experiment"].items() if k not in ("control", "time_control")}
+    old["cost"] = {k: v for k, v in new["cost"].items() if k not in ("t_ignore", "t_accept")}
+    new["experiment"]["time_control"] = (
+        False  # such folders trained no CONTROL_TIME: today's command with it off
+    )
     assert comparable(old) == comparable(new)
+    assert comparable({**new, "experiment": {**new["experiment"], "time_control": True}}) != comparable(old)
     changed = {**new, "data": {**new["data"], "allow_unlabeled": True}} if data == "yolo" else None
     if changed:
         assert comparable(changed) != comparable(new)

@@ -21,6 +21,7 @@ import numpy as np
 from autolabel.data.images import map_batches
 from autolabel.model.detector import Detector, detection_ap
 from autolabel.model.efficiency import THRESHOLD_GRID, CostModel, choose_threshold, efficiency_report
+from autolabel.model.two_level import choose_two_level
 from autolabel.records import json_safe
 from autolabel.structures import GroundTruth
 
@@ -79,6 +80,8 @@ def evaluate(
         "counts": counts,
         "per_class": per_class,
     }
+    two = choose_two_level(pairs, cost=cost, threshold=float(threshold))
+    result["two_level"] = {**two.to_dict(), "t_ignore": cost.t_ignore}
     if boosts is not None:
         result["boost_by_threshold"] = {
             str(t): float(b) for t, b in zip(grid, np.asarray(boosts), strict=True)
@@ -128,6 +131,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"| {_fmt(row['ap50_95'])} "
             f"| {_fmt(row['boost'], 2)} |"
         )
+    lines += _two_level_lines(ev.get("two_level"), ev["split"])
     lines += _difficulty_lines(card.get("uncertainty"))
     cost = card["cost_model"]
     lines += [
@@ -149,6 +153,31 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _two_level_lines(two: dict[str, Any] | None, split: str) -> list[str]:
+    """The card's two-level section (:mod:`autolabel.model.two_level`): the boost both ways."""
+    if not two:
+        return []
+    wrong = two["counts"]["fp_suggestion"]
+    return [
+        "",
+        "## Two-level auto-labels (an option; priced with an assumed t_ignore)",
+        "",
+        f"Boxes at or above t_high = {_fmt(two['t_high'], 2)} as labels, those between the operating "
+        "threshold "
+        f"and t_high as suggestions to accept (a wrong one is passed over in t_ignore = {two['t_ignore']} s "
+        "instead of deleted; our assumption, not measured). t_high maximises the two-level boost on "
+        f"{split}.",
+        "",
+        "| workflow | labels | suggestions (wrong) | expected efficiency boost |",
+        "|---|---|---|---|",
+        f"| one level | {two['labels'] + two['suggestions']} | 0 | {_fmt(two['boost_one_level'], 2)}x |",
+        f"| two levels | {two['labels']} | {two['suggestions']} ({wrong}) | {_fmt(two['boost'], 2)}x |",
+        "",
+        "The label job's records keep every box's confidence: boxes with conf >= t_high are the labels, the "
+        "rest the suggestions (the job's files do not split them yet).",
+    ]
 
 
 def _difficulty_lines(summary: dict[str, Any] | None) -> list[str]:

@@ -49,7 +49,9 @@ class CostModel:
 
     t_draw: draw a missed box and choose its class; t_verify: accept a correct auto-label;
     t_delete: delete a false auto-label; t_relabel: fix the class of a well-placed auto-label;
-    t_image: open, scan and submit one image, with or without auto-labels.
+    t_image: open, scan and submit one image, with or without auto-labels; t_ignore: pass over a wrong
+    *suggestion* of the two-level workflow (:mod:`autolabel.model.two_level`), t_accept: accept a right
+    one (beyond verifying it); both assumptions.
     """
 
     t_draw: float = 10.0
@@ -57,6 +59,8 @@ class CostModel:
     t_delete: float = 1.5
     t_relabel: float = 3.0
     t_image: float = 2.0
+    t_ignore: float = 0.5
+    t_accept: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -51,8 +51,12 @@ def test_train_run_writes_weights_card_manifest_and_pool_labels(trained_run, dem
     assert 0 < ev["operating_threshold"] < 1
     assert set(saved["stage_seconds"]) == {"data", "train", "evaluate", "calibrate", "label_pool"}
     assert saved["uncertainty"]["split"] == "VAL" and "reason" in saved["uncertainty"]["calibration"]
+    two = ev["two_level"]  # the boost both ways, at the same operating threshold
+    assert two["threshold"] == ev["operating_threshold"] and two["t_high"] >= two["threshold"]
+    assert two["boost_one_level"] == pytest.approx(ev["boost"]) and two["boost"] >= ev["boost"]
+    assert two["labels"] + two["suggestions"] == ev["counts"]["n_pred"]
     md = (run_dir / "model_card.md").read_text()
-    assert "expected efficiency boost" in md and "air-hole" in md
+    assert "expected efficiency boost" in md and "air-hole" in md and "## Two-level auto-labels" in md
 
     pool = run_dir / "pool_labels"
     records = read_folder_records(pool)
