@@ -40,6 +40,20 @@ def test_boxes_agree_with_stock_ultralytics_predict(weak_detector, demo_spec, de
     assert compared > 0
 
 
+def test_a_slow_nms_leaves_no_image_of_a_batch_empty(weak_detector, demo_images, monkeypatch):
+    """ultralytics' NMS gives up after 2 s + 0.05 s an image; on a loaded machine the batch's last images
+    came back with no box. Every clock read here jumps 100 s: the boxes must be the same as without."""
+    import itertools
+
+    from ultralytics.utils import nms
+
+    expected = [len(d) for d in weak_detector.predict(demo_images)]
+    ticks = itertools.count(0.0, 100.0)
+    monkeypatch.setattr(nms.time, "time", lambda: next(ticks))
+    assert [len(d) for d in weak_detector.predict(demo_images)] == expected
+    assert sum(expected[1:]) > 0  # images after the first had boxes to lose
+
+
 def test_boxes_are_in_original_image_pixels(weak_detector, demo_images):
     big = cv2.resize(demo_images[0], None, fx=2.0, fy=1.5)
     small_det, big_det = weak_detector.predict([demo_images[0]])[0], weak_detector.predict([big])[0]
