@@ -172,8 +172,14 @@ def _setup(metrics: Mapping) -> list[str]:
     matched = "as many images as GT2"
     if exp.get("control") == "cost":
         matched = "the same hand-labeling time as GT2 (cost model)"
-    time_control = ""
-    if TIME_CONTROL in (get(metrics, "summary", "models") or {}):
+    time_control, models = "", get(metrics, "summary", "models") or {}
+    baseline = ""
+    if BASELINE in models:
+        baseline = (
+            f", and {BASELINE} is CAL1 trained as long again on GT1 alone (CAL2's recipe and number of "
+            "optimizer steps, no new labels: what CAL2 and CONTROL gain over it is the labels' share)"
+        )
+    if TIME_CONTROL in models:
         time_control = (
             f" {TIME_CONTROL} is trained on GT1 plus random pool images until GT2's hand-labeling seconds "
             "(cost model) are spent: the same labeling time, the headline comparison."
@@ -184,9 +190,8 @@ def _setup(metrics: Mapping) -> list[str]:
         f"Dataset {exp.get('dataset', 'n/a')}; {len(seeds)} seed(s) ({seed_list}); selection rule {rule}; "
         f"train mode {exp.get('train_mode', 'n/a')}; {exp.get('epochs', 'n/a')} epochs. "
         f"Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw with {matched}, CAL2 "
-        f"on GT1 plus GT2, and {BASELINE} is CAL1 trained as long again on GT1 alone (CAL2's recipe and "
-        "number of optimizer steps, no new labels: what CAL2 and CONTROL gain over it is the labels' "
-        f"share).{time_control} All are evaluated on the same VAL set, so differences are paired by seed. "
+        f"on GT1 plus GT2{baseline}.{time_control} All are evaluated on the same VAL set, so differences "
+        "are paired by seed. "
         f"Intervals are 95% confidence intervals over seeds.{one}",
         "",
     ]

@@ -248,6 +248,16 @@ def test_the_selection_rule_is_named_in_the_setup_and_the_selection_table(tmp_pa
     assert "selection rule SomeNewSelection;" in text and "GT2 (SomeNewSelection selection)" in text
 
 
+def test_the_setup_names_cal1_long_only_when_it_was_trained(tmp_path):
+    metrics = make_metrics()  # CAL1, CONTROL, CAL2: experiment.baseline=false
+    assert "CAL1_LONG" not in metrics["summary"]["models"]
+    text = write_report(metrics, tmp_path).read_text()
+    assert "CAL1_LONG" not in text and "CAL2 on GT1 plus GT2. All are evaluated" in text
+    metrics["summary"]["models"]["CAL1_LONG"] = metrics["summary"]["models"]["CAL1"]
+    text = write_report(metrics, tmp_path / "long").read_text()
+    assert "and CAL1_LONG is CAL1 trained as long again on GT1 alone" in text
+
+
 def test_ci_crossing_zero_is_not_significant(tmp_path):
     metrics = make_metrics(cal2_gain=0.01, gain_spread=0.04)
     stat_ = metrics["summary"]["paired"]["CAL2-CONTROL"]["map50_95"]
