@@ -96,11 +96,40 @@ def resume_refusal(output: Path, previous: Mapping[str, Any], meta: Mapping[str,
     )
 
 
+def leaf_changes(key: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) for every leaf that differs between two settings values (nested mappings
+    are walked; a key absent on one side is None there)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[tuple[str, Any, Any]] = []
+        for sub in [*old, *(k for k in new if k not in old)]:
+            out += leaf_changes(f"{key}.{sub}", old.get(sub), new.get(sub))
+        return out
+    return [] if old == new else [(key, old, new)]
+
+
 def _diff(key: str, previous: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    """``key: old -> new``; the threshold also says where each value came from, when recorded."""
+    """``key: old -> new``; the threshold also says where each value came from, when recorded. A nested
+    setting (``uncertainty``) lists only its changed leaves, and how to set them back."""
+    old, new = previous.get(key), meta.get(key)
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        leaves = leaf_changes(key, old, new)
+        listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in leaves)
+        back = " ".join(f"{k}={_override(a)}" for k, a, b in leaves if a is not None and b is not None)
+        return f"{listed} (to resume: {back})" if back else listed
 
     def value(m: Mapping[str, Any]) -> str:
         source = m.get("conf_source") if key == "conf" else None
         return f"{m.get(key)!r} ({source})" if source else repr(m.get(key))
 
     return f"{key}: {value(previous)} -> {value(meta)}"
+
+
+def _override(value: Any) -> str:
+    """``value`` as a Hydra command-line override value (lists in brackets, None as null)."""
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_override(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

@@ -455,3 +455,17 @@ def test_embeddings_are_committed_and_resumed_with_their_records_and_kept_out_of
         np.testing.assert_allclose(r.embedding, [brightness, 1.0, 0.0], atol=1e-3)
     header = (tmp_path / "out" / "images.csv").read_text().splitlines()[0].split(",")
     assert "embedding" not in header and "score" in header
+
+
+def test_a_changed_nested_setting_is_named_by_its_leaves_with_the_way_back(tmp_path):
+    """A folder labeled with MC dropout, resumed under the single-pass default: the refusal names the two
+    changed keys and the overrides that resume it, not the whole uncertainty group."""
+    from autolabel.job.resume import resume_refusal
+
+    group = {"mc": {"passes": 10, "p": 0.1, "branches": ["box", "cls"]}, "scorer": {"weights": {"a": 1.0}}}
+    now = {"mc": {"passes": 1, "p": 0.0, "branches": ["box", "cls"]}, "scorer": {"weights": {"a": 1.0}}}
+    why = resume_refusal(tmp_path, {"uncertainty": group}, {"uncertainty": now})
+    assert "uncertainty.mc.passes: 10 -> 1, uncertainty.mc.p: 0.1 -> 0.0" in why
+    assert "(to resume: uncertainty.mc.passes=10 uncertainty.mc.p=0.1)" in why
+    assert "scorer" not in why and "branches" not in why
+    assert resume_refusal(tmp_path, {"uncertainty": group}, {"uncertainty": group}) is None
