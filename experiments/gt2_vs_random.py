@@ -55,8 +55,8 @@ def share_cores(mode: RunMode, n_jobs: int | None) -> int | None:
 @clear_errors
 def main(cfg: DictConfig) -> float | None:
     check_train_settings(cfg)  # the train settings of every seed, before anything is written
-    run_dir = run_folder(HydraConfig.get())
     hydra_cfg = HydraConfig.get()
+    run_dir = run_folder(hydra_cfg)
     if (threads := share_cores(hydra_cfg.mode, OmegaConf.select(hydra_cfg, "launcher.n_jobs"))) is not None:
         print(f"{ENV_THREADS}={threads}: this job's share of the cores")
     if cfg.experiment.get("seed") is not None:

@@ -353,7 +353,7 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
 # settings added since older run folders were made, with the value those folders' runs used
 DATA_ADDED_KEYS = {"allow_unlabeled": False}
 # cost keys added since, at their defaults: the two-level prices change no model the experiment trains
-COST_ADDED_KEYS = {"t_ignore": 0.5, "t_accept": 0.5}
+COST_ADDED_KEYS = {key: getattr(CostModel(), key) for key in ("t_ignore", "t_accept")}
 
 
 def settings_as_now(cfg: dict[str, Any]) -> dict[str, Any]:

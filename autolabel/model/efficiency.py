@@ -181,12 +181,12 @@ def _ratio(num: np.ndarray, den: np.ndarray, *, nan_when: np.ndarray) -> np.ndar
     return np.where(nan_when, np.nan, out)
 
 
-def _boost(manual: np.ndarray, assisted: np.ndarray) -> np.ndarray:
+def boost_ratio(manual: np.ndarray, assisted: np.ndarray) -> np.ndarray:
     """manual / assisted; nan where manual == 0, inf where only assisted == 0."""
     return _ratio(manual, assisted, nan_when=np.asarray(manual) == 0)
 
 
-def _total_seconds(totals: np.ndarray, n_images: int, cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
+def total_seconds(totals: np.ndarray, n_images: int, cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
     """Manual and assisted seconds including t_image from totals (..., 6) summed over classes and images."""
     manual, assisted = action_seconds(totals, cost)
     return n_images * cost.t_image + manual, n_images * cost.t_image + assisted
@@ -236,9 +236,9 @@ def efficiency_report(
         per_image.append(_count_by_class(kept.cls, truth.cls, match, num_classes))
     per_class = np.sum(per_image, axis=0)  # (C, 6)
     totals = per_class.sum(axis=0)  # (6,)
-    manual_s, assisted_s = _total_seconds(totals, len(pairs), cost)
+    manual_s, assisted_s = total_seconds(totals, len(pairs), cost)
     manual_c, assisted_c = action_seconds(per_class, cost)
-    boost_c = _boost(manual_c, assisted_c)
+    boost_c = boost_ratio(manual_c, assisted_c)
     tp = per_class[:, _TP]
     precision = _ratio(tp, per_class[:, _N_PRED], nan_when=per_class[:, _N_PRED] == 0)
     recall = _ratio(tp, per_class[:, _N_TRUTH], nan_when=per_class[:, _N_TRUTH] == 0)
@@ -258,7 +258,7 @@ def efficiency_report(
     counts.update({name: int(totals[j]) for j, name in enumerate(COUNT_COLUMNS)})
     return EfficiencyReport(
         threshold=threshold,
-        boost=float(_boost(manual_s, assisted_s)),
+        boost=float(boost_ratio(manual_s, assisted_s)),
         manual_s=float(manual_s),
         assisted_s=float(assisted_s),
         counts=counts,
@@ -292,8 +292,8 @@ def choose_threshold(
             m = candidates.match(min_conf=t)
             # The class-summed row of _count_by_class, without the per-class bincounts.
             totals[g] += (len(m.fn), len(m.tp), m.tp.sum(), m.wrong_class.sum(), m.fp.sum(), m.fn.sum())
-    manual_s, assisted_s = _total_seconds(totals, len(pairs), cost)
-    boosts = _boost(manual_s, assisted_s)
+    manual_s, assisted_s = total_seconds(totals, len(pairs), cost)
+    boosts = boost_ratio(manual_s, assisted_s)
     defined = ~np.isnan(boosts)
     if not defined.any():
         raise ValueError("the boost is undefined at every threshold (no truth boxes and t_image == 0)")

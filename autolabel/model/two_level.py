@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autolabel.model.efficiency import THRESHOLD_GRID, CostModel
+from autolabel.model.efficiency import THRESHOLD_GRID, CostModel, boost_ratio, total_seconds
 from autolabel.model.matching import MatchCandidates
 from autolabel.structures import Detections, GroundTruth
 
@@ -105,20 +105,15 @@ def two_level_counts(
 
 
 def boost_of(counts: np.ndarray, n_images: int, cost: CostModel) -> np.ndarray:
-    """(...) manual / assisted seconds of counts (..., 8) in ``COLUMNS`` order (module docstring)."""
-    c = counts.astype(np.float64)
-    manual = n_images * cost.t_image + c[..., 0] * cost.t_draw
-    assisted = (
-        n_images * cost.t_image
-        + (c[..., 1] + c[..., 4]) * cost.t_verify
-        + (c[..., 2] + c[..., 5]) * cost.t_relabel
-        + (c[..., 4] + c[..., 5]) * cost.t_accept
-        + c[..., 3] * cost.t_delete
-        + c[..., 6] * cost.t_ignore
-        + c[..., 7] * cost.t_draw
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(manual == 0, np.nan, manual / assisted)
+    """(...) manual / assisted seconds of counts (..., 8) in ``COLUMNS`` order (module docstring): the
+    one-level seconds of :mod:`~autolabel.model.efficiency` with the suggestions' FPs passed over instead
+    of deleted and ``t_accept`` for each right suggestion."""
+    c = counts
+    tp, wc = c[..., 1] + c[..., 4], c[..., 2] + c[..., 5]
+    one_level = np.stack([c[..., 0], tp + wc + c[..., 3], tp, wc, c[..., 3], c[..., 7]], axis=-1)
+    manual, assisted = total_seconds(one_level, n_images, cost)  # (..., 6) in COUNT_COLUMNS order
+    assisted = assisted + c[..., 6] * cost.t_ignore + (c[..., 4] + c[..., 5]) * cost.t_accept
+    return boost_ratio(manual, assisted)
 
 
 def choose_two_level(
