@@ -16,7 +16,8 @@ Folder: ``<seed>/rounds/<strategy>/round_<r>/`` holds the ultralytics run, ``wei
 the next round. The training views live beside CAL1's (``<seed>/cal1/data/``).
 
 Across seeds (:func:`summarize_rounds`): mean and 95% CI of mAP50-95 per round and strategy, and the label
-savings (:func:`label_savings`), and the paired difference uncertainty - random of mAP50-95 per round
+savings (:func:`label_savings`) per labeled image and per hand-labeling hour (cost model over the picks'
+hidden truth), and the paired difference uncertainty - random of mAP50-95 per round
 (paired by seed: both strategies start from the same CAL1).
 """
 
@@ -46,6 +47,7 @@ from experiments.run_folder import SeedFolder, fresh_folder, write_json
 from experiments.stats import paired_difference, summarize
 
 log = logging.getLogger("experiments.rounds")
+STUDY_MODELS = ("cal2", "control", "control_time")  # the seed study's models a round 1 may reuse
 STRATEGIES = ("uncertainty", "random")  # the configured selection, and the random control it is compared with
 ROUND_METRICS = ("map50_95", "map50", "boost")
 
@@ -140,6 +142,19 @@ def run_round(
             "experiment.budget"
         )
     tag = f"r{round_index}_{strategy}"
+    if round_index == 1 and strategy == "random" and (drawn := control_draw(cfg, ctx)) is not None:
+        return _train_round(
+            cfg,
+            strategy,
+            round_index,
+            state,
+            ctx,
+            folder,
+            tag,
+            drawn,
+            started=started,
+            reason=f"the seed's CONTROL: {len(drawn)} pool images drawn at random",
+        )
     selector = _selectors(cfg, ctx["budget"])[strategy]
     if selector.requires:  # it reads the auto-labels: the current model labels what is left of the pool
         if round_index == 1 and ctx.get("cal1_records") is not None:
@@ -157,32 +172,102 @@ def run_round(
     truth_of = ctx["truth"]
     chosen = call_select(selector, records, rng=rng, truth=lambda r: truth_of(by_key[r.image]))
     picked = [by_key[records[i].image] for i in chosen.indices]
+    return _train_round(
+        cfg, strategy, round_index, state, ctx, folder, tag, picked, started=started, reason=chosen.reason
+    )
+
+
+def _train_round(
+    cfg: DictConfig,
+    strategy: str,
+    round_index: int,
+    state: Mapping[str, Any],
+    ctx: Mapping[str, Any],
+    folder: Path,
+    tag: str,
+    picked: Sequence[Path],
+    *,
+    started: float,
+    reason: str,
+) -> dict[str, Any]:
+    """Train the round's model on GT1 + everything labeled so far + ``picked`` (or reuse the seed study's
+    model trained on those very images from the same start, :func:`study_weights`), evaluate it on VAL."""
+    labeled = [Path(p) for p in state["pool_labeled"]]
     images = [*ctx["gt1"], *labeled, *picked]
-    data_yaml = build_view(
-        {tag: images}, dest=ctx["data"], names=ctx["names"], train=tag, val="val", yaml_name=f"{tag}.yaml"
-    )
-    warm = cfg.experiment.train_mode == "warm"
-    weights = fit(
-        cfg,
-        data_yaml,
-        folder,
-        model=str(state["weights"]) if warm else None,
-        epochs=cfg.experiment.finetune_epochs if warm else None,
-    )
+    reused = study_weights(ctx, state, images)
+    if reused is not None:
+        weights, reason = reused[1], f"{reason}; model: the seed's {reused[0]} (same images and start)"
+        log.info("seed %s %s round %d: reusing the seed's %s", cfg.seed, strategy, round_index, reused[0])
+    else:
+        data_yaml = build_view(
+            {tag: images}, dest=ctx["data"], names=ctx["names"], train=tag, val="val", yaml_name=f"{tag}.yaml"
+        )
+        warm = cfg.experiment.train_mode == "warm"
+        weights = fit(
+            cfg,
+            data_yaml,
+            folder,
+            model=str(state["weights"]) if warm else None,
+            epochs=cfg.experiment.finetune_epochs if warm else None,
+        )
     _, evaluation = evaluate_weights(cfg, weights, ctx["val"], ctx["val_truths"])
+    truth_of = ctx["truth"]
     added_boxes = sum(len(truth_of(p)) for p in picked)
+    cost = instantiate(cfg.cost)
     return {
         "strategy": strategy,
         "round": round_index,
         "labeled": len(images),
         "added": len(picked),
         "added_boxes": int(added_boxes),
-        "reason": chosen.reason,
+        # what labeling the picks by hand costs (cost model over their hidden truth): the hours axis
+        "added_seconds": round(float(cost.hand_label_seconds(len(picked), added_boxes)), 2),
+        "reason": reason,
         "pool_labeled": [str(p) for p in [*labeled, *picked]],
         "weights": str(weights),
         **{key: evaluation[key] for key in (*ROUND_METRICS, "operating_threshold")},
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _resolved(images: Sequence[Path]) -> frozenset[str]:
+    return frozenset(str(Path(p).resolve()) for p in images)
+
+
+def study_models(folder: SeedFolder) -> dict[str, tuple[frozenset[str], Path]]:
+    """The seed study's fine-tuned models (CAL2, the controls): name -> (its training images, resolved;
+    its weights). All start from CAL1 with the rounds' recipe; a model without weights is left out."""
+    out = {}
+    for key in STUDY_MODELS:
+        view, weights = folder.cal1 / "data" / "images" / key, folder.path / key / "weights.pt"
+        if view.is_dir() and weights.is_file():
+            out[key] = (_resolved(list(view.iterdir())), weights)
+    return out
+
+
+def study_weights(
+    ctx: Mapping[str, Any], state: Mapping[str, Any], images: Sequence[Path]
+) -> tuple[str, Path] | None:
+    """(name, weights) of the seed study's model trained on exactly ``images`` from the round's starting
+    model (CAL1: round 1), else None. Training on the CPU is deterministic, so retraining would give it."""
+    if str(state["weights"]) != str(ctx["cal1_weights"]):
+        return None
+    wanted = _resolved(images)
+    for name, (trained, weights) in ctx["study"].items():
+        if trained == wanted:
+            return name, weights
+    return None
+
+
+def control_draw(cfg: DictConfig, ctx: Mapping[str, Any]) -> list[Path] | None:
+    """Random's round-1 picks: the seed study's CONTROL pool images when CONTROL is a same-size random
+    draw (``experiment.control=size``) of exactly ``budget`` images, so its model serves as the round's;
+    None otherwise (the round draws its own)."""
+    if cfg.experiment.get("control", "size") != "size" or "control" not in ctx["study"]:
+        return None
+    control = ctx["study"]["control"][0]
+    picked = [p for p in ctx["pool"] if str(Path(p).resolve()) in control]
+    return picked if len(picked) == ctx["budget"] else None
 
 
 def round_zero(folder: SeedFolder) -> dict[str, Any]:
@@ -193,6 +278,7 @@ def round_zero(folder: SeedFolder) -> dict[str, Any]:
         "labeled": len(folder.manifest.gt1),
         "added": 0,
         "added_boxes": 0,
+        "added_seconds": 0.0,
         "pool_labeled": [],
         "weights": card["model"]["weights"],
         **{key: card["evaluation"][key] for key in (*ROUND_METRICS, "operating_threshold")},
@@ -239,6 +325,8 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
         "data": cal1_dir / "data",
         # round 1 reuses CAL1's pool labels when they cover the pool in its manifest order
         "cal1_records": records if [r.image for r in records] == pool_keys else None,
+        "cal1_weights": folder.card["model"]["weights"],
+        "study": study_models(folder),
     }
     start = round_zero(folder)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -277,21 +365,27 @@ def run_rounds(cfg: DictConfig, seed_dir: Path) -> dict[str, list[dict[str, Any]
 
 
 def label_savings(
-    labeled: Sequence[float], uncertainty: Sequence[float], random_final: float, random_labeled: float
+    spent: Sequence[float],
+    uncertainty: Sequence[float],
+    random_final: float,
+    random_spent: float,
+    *,
+    unit: str = "labeled images",
 ) -> dict[str, Any]:
-    """How many labeled images the uncertainty curve needed to reach random's final mAP.
+    """How much labeling the uncertainty curve needed to reach random's final mAP.
 
-    labeled: (R+1,) labeled images after each round (round 0 = GT1 only); uncertainty: (R+1,) its mean
-    mAP50-95; random_final / random_labeled: random's last mean mAP50-95 and labeled count. The crossing
-    is interpolated linearly between rounds. ``fraction`` = 1 - added_needed / added_by_random (the share
-    of random's added labels saved; None when the curve never reaches the target), ``fraction_needed``
-    its complement; counts exclude GT1, which both strategies start from.
+    spent: (R+1,) labeling spent after each round, in ``unit`` (labeled images, round 0 = GT1 only; or
+    hours added to GT1, round 0 = 0); uncertainty: (R+1,) its mean mAP50-95; random_final / random_spent:
+    random's last mean mAP50-95 and its labeling spent, same unit. The crossing is interpolated linearly
+    between rounds. ``fraction`` = 1 - added_needed / added_by_random (the share of random's added labeling
+    saved; None when the curve never reaches the target), ``fraction_needed`` its complement, ``needed``
+    the spent value at the crossing; what round 0 holds (GT1) counts for neither.
     """
-    x = np.asarray(labeled, dtype=float)
+    x = np.asarray(spent, dtype=float)
     y = np.asarray(uncertainty, dtype=float)
-    base, spent = x[0], float(random_labeled) - float(x[0])
+    base, added_by_random = x[0], float(random_spent) - float(x[0])
     needed = math.nan
-    if np.isfinite(random_final) and spent > 0:
+    if np.isfinite(random_final) and added_by_random > 0 and np.isfinite(x).all():
         for i in range(len(x)):
             if np.isfinite(y[i]) and y[i] >= random_final:
                 if i == 0 or not np.isfinite(y[i - 1]) or y[i] == y[i - 1]:
@@ -300,25 +394,46 @@ def label_savings(
                     step = (random_final - y[i - 1]) / (y[i] - y[i - 1])
                     needed = float(x[i - 1] + step * (x[i] - x[i - 1]))
                 break
-    target = f"random's final mAP50-95 {random_final:.3f} ({random_labeled:.0f} labeled images)"
-    if math.isnan(needed):
+    target = f"random's final mAP50-95 {random_final:.3f} ({random_spent:.4g} {unit})"
+    if not (np.isfinite(x).all() and np.isfinite(random_spent)):
         return {
+            "unit": unit,
             "fraction": None,
             "fraction_needed": None,
-            "images_needed": None,
+            "needed": None,
+            "explanation": f"Not known in {unit}: rounds saved before their labeling seconds were recorded.",
+        }
+    if math.isnan(needed):
+        return {
+            "unit": unit,
+            "fraction": None,
+            "fraction_needed": None,
+            "needed": None,
             "explanation": f"The uncertainty strategy did not reach {target} within the rounds run.",
         }
     added = needed - base
     return {
-        "fraction": round(1.0 - added / spent, 4),
-        "fraction_needed": round(added / spent, 4),
-        "images_needed": round(needed, 1),
+        "unit": unit,
+        "fraction": round(1.0 - added / added_by_random, 4),
+        "fraction_needed": round(added / added_by_random, 4),
+        "needed": round(needed, 4),
         "explanation": (
-            f"The uncertainty strategy reached {target} with {needed:.0f} labeled images: {added:.0f} "
-            f"added to GT1 against random's {spent:.0f}, {added / spent:.0%} of them (interpolated "
+            f"The uncertainty strategy reached {target} at {needed:.4g} {unit}: {added:.4g} added to GT1 "
+            f"against random's {added_by_random:.4g}, {added / added_by_random:.0%} of them (interpolated "
             "between rounds, on the mean curves)."
         ),
     }
+
+
+def cumulative_hours(curve: Sequence[Mapping[str, Any]]) -> list[float]:
+    """(R+1,) hand-labeling hours added to GT1 after each round of one curve (round 0 = 0); NaN from the
+    first round without ``added_seconds`` (rounds saved before the field existed)."""
+    out, total = [], 0.0
+    for r in curve:
+        seconds = r.get("added_seconds")
+        total += math.nan if seconds is None else float(seconds)
+        out.append(total / 3600.0)
+    return out
 
 
 def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget: int) -> dict[str, Any]:
@@ -335,6 +450,7 @@ def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget
         strategies[strategy] = {
             "labeled": [float(np.mean([c[r]["labeled"] for c in curves])) for r in range(n_rounds)],
             "added_boxes": [float(np.mean([c[r]["added_boxes"] for c in curves])) for r in range(n_rounds)],
+            "hours": [float(np.mean([cumulative_hours(c)[r] for c in curves])) for r in range(n_rounds)],
             **{
                 metric: [summarize([_number(c[r][metric]) for c in curves]) for r in range(n_rounds)]
                 for metric in ROUND_METRICS
@@ -355,12 +471,20 @@ def summarize_rounds(per_seed: Sequence[Mapping[str, Sequence[Mapping]]], budget
         _number(rnd["map50_95"][-1]["mean"]),
         rnd["labeled"][-1],
     )
+    hour_savings = label_savings(
+        unc["hours"],
+        [_number(s["mean"]) for s in unc["map50_95"]],
+        _number(rnd["map50_95"][-1]["mean"]),
+        rnd["hours"][-1],
+        unit="labeling hours",
+    )
     return {
         "budget": budget,
         "seeds": len(per_seed),
         "strategies": strategies,
         "paired_map50_95": paired,
         "label_savings": savings,
+        "hour_savings": hour_savings,
     }
 
 

@@ -31,9 +31,10 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
           "paired": {"CAL2-CONTROL" | "CAL2-CAL1" | "CONTROL-CAL1": {
               "map50_95" | "map50" | "boost": P, "per_class": {name: {"ap50_95" | "boost": P}}}}},
       "rounds": None | {"budget": int, "strategies": {"uncertainty" | "random": {
-                            "labeled": [int per round], "map50_95": [S per round]}},
+                            "labeled": [int per round], "hours": [f per round],  # hours added to GT1
+                            "map50_95": [S per round]}},
                         "paired_map50_95": [P per round],  # uncertainty - random, paired by seed
-                        "label_savings": {"fraction": f | None, "explanation": str}},  # see rounds.py
+                        "label_savings" | "hour_savings": {"fraction": f | None, "explanation": str}},
       "stage_seconds": {"total": f, stage: f},
     }
 
@@ -305,7 +306,7 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
     strategies = rounds.get("strategies") or {}
     lines = ["## Rounds", "", f"Budget per round: {rounds.get('budget', 'n/a')} images.", ""]
     n_rounds = max((len(s.get("labeled") or []) for s in strategies.values()), default=0)
-    header = ["round", *(f"{name}: {col}" for name in strategies for col in ("labeled", "mAP50-95"))]
+    header = ["round", *(f"{name}: {col}" for name in strategies for col in ("labeled", "hours", "mAP50-95"))]
     paired = list(rounds.get("paired_map50_95") or [])
     header += ["uncertainty - random (paired)", "significant"] if paired else []
     rows = []
@@ -313,7 +314,9 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
         row = [str(r)]
         for s in strategies.values():
             labeled, stats = list(s.get("labeled") or []), list(s.get("map50_95") or [])
+            hours = [number(h) for h in s.get("hours") or []]
             row.append(str(labeled[r]) if r < len(labeled) else "n/a")
+            row.append(f"{hours[r]:.2f}" if r < len(hours) and math.isfinite(hours[r]) else "n/a")
             row.append(cell(stats[r], decimal, spread=False) if r < len(stats) else "n/a")
         if paired:
             stat = paired[r] if r < len(paired) else {}
@@ -321,11 +324,17 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
             row += [cell(stat, decimal, signed=True, spread=False), significant]
         rows.append(row)
     lines += table(header, rows)
-    savings = rounds.get("label_savings") or {}
-    fraction = number(savings.get("fraction"))
-    saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% fewer labeled pool images than random"
-    lines += [f"Label savings: {saved}. {savings.get('explanation', '')}".rstrip(), ""]
-    return [*lines, *_figure(drawn, "rounds.png", "mAP50-95 vs labeled images per strategy")]
+    for key, title, what in (
+        ("label_savings", "Label savings per image", "fewer labeled pool images than random"),
+        ("hour_savings", "Label savings per hour", "fewer hand-labeling hours than random (cost model)"),
+    ):
+        if key not in rounds:
+            continue
+        savings = rounds.get(key) or {}
+        fraction = number(savings.get("fraction"))
+        saved = "n/a" if math.isnan(fraction) else f"{fraction * 100:.0f}% {what}"
+        lines += [f"{title}: {saved}. {savings.get('explanation', '')}".rstrip(), ""]
+    return [*lines, *_figure(drawn, "rounds.png", "mAP50-95 vs labeled images and hours per strategy")]
 
 
 def _time(metrics: Mapping) -> list[str]:

@@ -208,25 +208,33 @@ def samples_grid(samples: Mapping[str, Sequence[SampleImage]], path: str | Path)
 
 
 def rounds_curve(strategies: Mapping[str, Mapping], path: str | Path) -> Path:
-    """mAP50-95 against labeled images per strategy: mean line and 95% CI band over seeds.
+    """mAP50-95 against labeled images and against hand-labeling hours per strategy: mean line and 95%
+    CI band over seeds.
 
-    strategies: name -> {"labeled": (R,) image counts, "map50_95": R statistics S}.
+    strategies: name -> {"labeled": (R,) image counts, "hours": (R,) hours added to GT1 (optional),
+    "map50_95": R statistics S}.
     """
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, curve in strategies.items():
-        labeled = np.array([number(n) for n in curve.get("labeled") or []], dtype=float)
-        stats = list(curve.get("map50_95") or [])[: len(labeled)]
-        labeled = labeled[: len(stats)]
-        means = np.array([number((s or {}).get("mean")) for s in stats], dtype=float)
-        bounds = np.array([ci_bounds(s) for s in stats], dtype=float).reshape(-1, 2)
-        (line,) = ax.plot(labeled, means, marker="o", label=name)
-        has_ci = np.isfinite(bounds).all(axis=1)
-        if has_ci.any():
-            ax.fill_between(
-                labeled, bounds[:, 0], bounds[:, 1], where=has_ci, alpha=0.2, color=line.get_color()
-            )
-    ax.set_xlabel("labeled images")
-    ax.set_ylabel("mAP50-95 on VAL")
-    ax.set_title("Labeling rounds: mean and 95% CI over seeds")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, key, label in zip(
+        axes, ("labeled", "hours"), ("labeled images", "hand-labeling hours added (cost model)"), strict=True
+    ):
+        for name, curve in strategies.items():
+            x = np.array([number(n) for n in curve.get(key) or []], dtype=float)
+            stats = list(curve.get("map50_95") or [])[: len(x)]
+            x = x[: len(stats)]
+            if not len(x) or not np.isfinite(x).all():
+                continue
+            means = np.array([number((s or {}).get("mean")) for s in stats], dtype=float)
+            bounds = np.array([ci_bounds(s) for s in stats], dtype=float).reshape(-1, 2)
+            (line,) = ax.plot(x, means, marker="o", label=name)
+            has_ci = np.isfinite(bounds).all(axis=1)
+            if has_ci.any():
+                ax.fill_between(
+                    x, bounds[:, 0], bounds[:, 1], where=has_ci, alpha=0.2, color=line.get_color()
+                )
+        ax.set_xlabel(label)
+        if ax.lines:
+            ax.legend()
+    axes[0].set_ylabel("mAP50-95 on VAL")
+    fig.suptitle("Labeling rounds: mean and 95% CI over seeds")
     return _save(fig, path)

@@ -155,6 +155,7 @@ def make_metrics(
                 "fraction": 0.25,
                 "explanation": "uncertainty reached random's final mAP earlier.",
             },
+            "hour_savings": {"fraction": 0.1, "explanation": "and in fewer hours."},
         }
         if rounds
         else None,
@@ -227,7 +228,8 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
     for c in CLASSES:
         assert f"| {c} |" in per_class
         assert f"boxes of {c}" in text
-    assert "Label savings: 25% fewer labeled pool images than random" in text
+    assert "Label savings per image: 25% fewer labeled pool images than random" in text
+    assert "Label savings per hour: 10% fewer hand-labeling hours than random" in text
     assert "selection rule difficulty (GT2 = pool images rated medium, hard or failed)" in text
     assert "GT2 (difficulty selection) vs the random controls:" in text
     rounds_table = [x for x in text.split("## Rounds", 1)[1].splitlines() if x.startswith("| ")]
