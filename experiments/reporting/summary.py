@@ -21,7 +21,8 @@ from experiments.constants import MODEL_NAMES
 from experiments.reporting.aggregate import ordering, stage_totals, summary
 from experiments.reporting.markdown import write_report
 from experiments.reporting.plots import SampleImage
-from experiments.rounds import finished_rounds, summarize_rounds
+from experiments.round_stats import summarize_rounds
+from experiments.rounds import finished_rounds
 from experiments.run_folder import METRICS_FILE, RunFolder, SeedFolder, write_json
 from experiments.seed_run import check_control
 

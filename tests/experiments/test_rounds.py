@@ -11,7 +11,8 @@ from autolabel.model.efficiency import CostModel
 from experiments import rounds as rounds_module
 from experiments.experiment import run_experiment
 from experiments.reporting.summary import report_folder
-from experiments.rounds import check_rounds, label_savings, summarize_rounds
+from experiments.round_stats import label_savings, summarize_rounds
+from experiments.rounds import check_rounds
 from studies.same_results import without_timings
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
