@@ -5,6 +5,8 @@ also gets uncertainty fields, and, when ``calibration.json`` sits beside the wei
 and ``difficulty``.
 
 Rerunning the same command after an interruption resumes where it stopped (see :mod:`autolabel.job.runner`).
+``two_level=true`` writes two-level auto-labels: boxes at or above the model card's ``t_high`` in ``labels/``,
+the doubtful ones below it in ``suggestions/`` (:mod:`autolabel.job.two_level_files`).
 ``backend=ray`` labels on Ray Data (:mod:`autolabel.job.ray_backend`); the records are the same.
 """
 
@@ -19,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
+from autolabel.job.two_level_files import resolve_t_high
 from autolabel.model.detector import Detector
 from autolabel.pipeline import CARD_FILE, FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
 from autolabel.settings_check import check_label_settings
@@ -43,6 +46,7 @@ def main(cfg: DictConfig) -> dict:
     detector = Detector(
         weights, imgsz=cfg.imgsz, conf=float(conf), iou=cfg.iou, max_det=cfg.max_det, device=cfg.device
     )
+    t_high = resolve_t_high(cfg.two_level, card, float(conf))
     stage: UncertaintyStage = instantiate(cfg.uncertainty)
     calibration = stage.load_calibration(weights)
     if calibration is None and "difficulty" in stage.provides:
@@ -61,6 +65,7 @@ def main(cfg: DictConfig) -> dict:
         backend=instantiate(cfg.backend),
         calibration_files=stage.calibration_files(weights),
         conf_source=conf_source,
+        t_high=t_high,
     )
     log.info("auto-labeled %s: %s", source, summary)
     print(json.dumps(summary))

@@ -362,15 +362,17 @@ def label_folder(
     backend: Backend | None = None,
     calibration_files: Sequence[Path] = (),
     conf_source: str | None = None,
+    t_high: float | None = None,
 ) -> dict[str, Any]:
     """Run the auto-label job on ``source`` into ``output`` with the stage's predictor; plot its scores.
 
-    uncertainty: the config group the stage was built from (the job records it). backend: where images
-    are labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
-    :class:`PredictorFactory`). calibration_files: the files ``calibration`` was read from (or written
-    to), ``stage.calibration_files(weights)``; the job records their sha256 and a resume must find
-    the same (a calibration fitted in memory for a fresh folder has none). conf_source: where
-    ``detector.conf`` came from, for the job's record and its refusals. Returns the job's summary.
+        uncertainty: the config group the stage was built from (the job records it). backend: where images
+        are labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
+        :class:`PredictorFactory`). calibration_files: the files ``calibration`` was read from (or written
+        to), ``stage.calibration_files(weights)``; the job records their sha256 and a resume must find
+        the same (a calibration fitted in memory for a fresh folder has none). conf_source: where
+        ``detector.conf`` came from, for the job's record and its refusals. t_high: two levels (boxes below it
+    are suggestions, :mod:`autolabel.job.two_level_files`); None: one. Returns the job's summary.
     """
     if backend is None:
         predict, make_predict = stage.predictor(detector, calibration), None
@@ -385,7 +387,12 @@ def label_folder(
         source=source,
         output=output,
         meta=label_meta(
-            detector, source, uncertainty, calibration_files=calibration_files, conf_source=conf_source
+            detector,
+            source,
+            uncertainty,
+            calibration_files=calibration_files,
+            conf_source=conf_source,
+            t_high=t_high,
         ),
         batch=batch,
         threads=threads,
@@ -402,6 +409,7 @@ def label_meta(
     *,
     calibration_files: Sequence[Path] = (),
     conf_source: str | None = None,
+    t_high: float | None = None,
 ) -> dict[str, Any]:
     """The settings a label job records, and a resumed job must share (see the job's RESUME_KEYS):
     with the weights (the job adds their sha256), the calibration files beside them (the job adds theirs)
@@ -419,4 +427,6 @@ def label_meta(
         meta["calibration_files"] = [str(Path(f).resolve()) for f in calibration_files]
     if conf_source:
         meta["conf_source"] = conf_source
+    if t_high is not None:  # two levels; absent (as in older folders) = one level
+        meta["t_high"] = float(t_high)
     return meta

@@ -10,7 +10,8 @@ Conventions of the files written here, checked when read back:
 - Auto-labels carry two extra keys per annotation, which COCO tools ignore: ``score`` (the detection
   confidence) and ``probs`` (the full per-class score vector, length = number of categories, ultralytics'
   sigmoid scores, not a softmax), both rounded to 6 decimals. Within one file either every annotation
-  carries ``score`` (``probs``) or none does.
+  carries ``score`` (``probs``) or none does. Two-level auto-labels add ``suggestion`` (true: a doubtful
+  box for a person to confirm; false: a label), see :mod:`autolabel.job.two_level_files`.
 - ``CocoImage.extra`` (per-image facts such as ``uncertainty``, ``band``, ``p_needs_correction``) is written
   into the image entry and into every annotation of the image. FiftyOne's COCO importer loads extra
   annotation keys as attributes of the Detection and ``score`` as its ``confidence`` (voxel51/fiftyone
@@ -43,7 +44,7 @@ SUPERCATEGORY = "object"
 # Keys ``extra`` may not use: COCO's own, ours, and the fields of a FiftyOne Detection it would shadow.
 RESERVED_KEYS = frozenset(
     "id image_id category_id bbox area iscrowd score probs segmentation keypoints file_name width height"
-    " attributes label bounding_box mask confidence tags".split()
+    " attributes label bounding_box mask confidence tags suggestion".split()
 )
 
 
@@ -51,10 +52,11 @@ RESERVED_KEYS = frozenset(
 class CocoImage:
     """One image and its boxes.
 
-    xyxy: (N, 4) float32 pixels; cls: (N,) int64 class ids; score: (N,) float32 or None;
-    probs: (N, C) float32 per-class scores or None. extra: JSON-safe per-image facts written into the image
-    entry and each annotation (keys outside :data:`RESERVED_KEYS`). ``eq=False``: arrays have no single
-    truth value.
+    xyxy: (N, 4) float32 pixels; cls: (N,) int64 class ids; score: (N,) float32 or None; probs: (N, C) float32
+    per-class scores or None. suggestion: (N,) bool or None: two-level auto-labels, whether each box is a
+    suggestion to confirm rather than a label (written as ``"suggestion"``). extra: JSON-safe per-image facts
+    written into the image entry and each annotation (keys outside :data:`RESERVED_KEYS`). ``eq=False``:
+    arrays have no single truth value.
     """
 
     file_name: str
@@ -64,6 +66,7 @@ class CocoImage:
     cls: np.ndarray
     score: np.ndarray | None = None
     probs: np.ndarray | None = None
+    suggestion: np.ndarray | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,6 +93,13 @@ class CocoImage:
             if probs.ndim != 2 or len(probs) != n:
                 raise ValueError(f"CocoImage {self.file_name!r}: probs must be (N, C), got {probs.shape}")
             object.__setattr__(self, "probs", probs)
+        if self.suggestion is not None:
+            suggestion = np.asarray(self.suggestion, dtype=bool).reshape(-1)
+            if len(suggestion) != n:
+                raise ValueError(
+                    f"CocoImage {self.file_name!r}: {n} boxes but {len(suggestion)} suggestion flags"
+                )
+            object.__setattr__(self, "suggestion", suggestion)
         clash = sorted(RESERVED_KEYS.intersection(self.extra))
         if clash:
             raise ValueError(f"CocoImage {self.file_name!r}: extra keys {clash} are reserved COCO keys")
@@ -137,6 +147,8 @@ def coco_dataset(
                 ann["score"] = round(float(im.score[i]), SCORE_DECIMALS)
             if im.probs is not None:
                 ann["probs"] = [round(float(p), SCORE_DECIMALS) for p in im.probs[i]]
+            if im.suggestion is not None:
+                ann["suggestion"] = bool(im.suggestion[i])
             annotations.append({**ann, **im.extra})
     categories = [{"id": k + 1, "name": str(n), "supercategory": SUPERCATEGORY} for k, n in enumerate(names)]
     return {

@@ -14,13 +14,18 @@ from typing import Any
 
 from autolabel.atomic_files import write_text_atomic
 from autolabel.formats.coco import CocoImage, coco_dataset, write_coco
+from autolabel.job.two_level_files import is_suggestion, write_suggestions
 from autolabel.records import ImageRecord, unique_records
 
 
-def write_exports(output: Path, records: Sequence[ImageRecord], *, names: Sequence[str]) -> None:
+def write_exports(
+    output: Path, records: Sequence[ImageRecord], *, names: Sequence[str], t_high: float | None = None
+) -> int:
     """Write the COCO JSON, classes.txt and images.csv from all records (error records are left out of COCO).
 
-    ``records`` are de-duplicated by image first, so an image recorded twice is exported once.
+    ``records`` are de-duplicated by image first, so an image recorded twice is exported once. With
+    ``t_high`` (two levels, :mod:`autolabel.job.two_level_files`) each COCO annotation says whether it is a
+    suggestion, and ``suggestions/`` is rebuilt. Returns the number of suggested boxes (0 for one level).
     """
     records = unique_records(records)
     images = []
@@ -37,11 +42,13 @@ def write_exports(output: Path, records: Sequence[ImageRecord], *, names: Sequen
                 cls=det.cls,
                 score=det.conf,
                 probs=det.probs,
+                suggestion=None if t_high is None else is_suggestion(det.conf, t_high),
             )
         )
     write_coco(output / "annotations.coco.json", coco_dataset(images, names=names))
     write_text_atomic(output / "classes.txt", "".join(f"{name}\n" for name in names))
     write_image_table(output / "images.csv", records)
+    return 0 if t_high is None else write_suggestions(output, records, t_high, num_classes=len(names))
 
 
 NOT_TABLED = frozenset({"embedding"})  # record keys left out of images.csv (a vector, not a fact to read)

@@ -1,12 +1,12 @@
 """What a label job records about the settings and files that decide its records, and when a rerun may
 resume its folder (:mod:`autolabel.job.runner` writes the marker and raises the refusal).
 
-``autolabel_job.json`` (MARKER) holds the job's settings. A rerun resumes only when every RESUME_KEY is
-the same: the weights (path and sha256), the calibration files beside them (path -> sha256, None for a
-file that was not there), the source, classes, threshold, NMS and input size, and the uncertainty
-settings. A content hash (HASH_KEYS) is compared when both runs recorded it, so folders written before it
-was recorded still resume (with a warning). ``conf_source`` only explains a refusal: the same threshold
-from another source labels the same way.
+``autolabel_job.json`` (MARKER) holds the job's settings. A rerun resumes only when every RESUME_KEY is the
+same: the weights (path and sha256), the calibration files beside them (path -> sha256, None for a file that
+was not there), the source, classes, threshold, NMS and input size, the uncertainty settings, and the
+two-level ``t_high`` (absent: one level). A content hash (HASH_KEYS) is compared when both runs recorded it,
+so folders written before it was recorded still resume (with a warning). ``conf_source`` only explains a
+refusal: the same threshold from another source labels the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ RESUME_KEYS = (
     "iou",
     "imgsz",
     "uncertainty",
+    "t_high",
 )
 HASH_KEYS = ("weights_sha256", "calibration_files")  # compared when both runs recorded them (older: warn)
 

@@ -50,6 +50,7 @@ from autolabel.job.exports import write_exports
 from autolabel.job.label_files import LEDGER, Ledger, assign_names, reserved_names, text_sha256
 from autolabel.job.lock import LOCK_FILE, OutputLocked, output_lock
 from autolabel.job.resume import HASH_KEYS, MARKER, resume_refusal, with_hashes
+from autolabel.job.two_level_files import label_text
 from autolabel.records import PREDICTIONS, ImageRecord, RecordWriter, read_records, unique_records
 from autolabel.structures import Detections
 
@@ -273,6 +274,7 @@ def _run_locked(
     keys = {path: path.relative_to(source).as_posix() for path in images}
     pending = [path for path in images if keys[path] not in done]
     ledger = Ledger.load(output)
+    t_high = meta.get("t_high")  # two levels: labels/ holds the boxes at or above it, suggestions/ the rest
     label_names = assign_names([keys[p] for p in pending], reserved_names(ledger, committed))
     started, n_new, kept = time.perf_counter(), 0, []
     bar = tqdm(
@@ -294,8 +296,10 @@ def _run_locked(
                     if item.yolo is None:  # unreadable: a record with its error, no label file
                         records.append(item.record)
                         continue
-                    records.append(dataclasses.replace(item.record, label_file=label_names[key]))
-                    files.append((key, label_names[key], item.yolo))
+                    record = dataclasses.replace(item.record, label_file=label_names[key])
+                    records.append(record)
+                    text = item.yolo if t_high is None else label_text(record, t_high, num_classes=len(names))
+                    files.append((key, label_names[key], text))
                 writing = output / LEDGER
                 kept += _write_label_files(output, ledger, files)
                 writing = log_path
@@ -304,7 +308,7 @@ def _run_locked(
                 bar.update(len(records))
         writing = output / "annotations.coco.json"
         all_records = read_records(log_path)
-        write_exports(output, all_records, names=names)
+        suggested = write_exports(output, all_records, names=names, t_high=t_high)
         seconds = time.perf_counter() - started
         errors = [r.image for r in all_records if not r.ok]
         summary = {
@@ -315,6 +319,7 @@ def _run_locked(
             "unreadable": errors[:SHOW],
             "no_boxes": sum(1 for r in all_records if r.ok and r.n_boxes == 0),
             "boxes": sum(r.n_boxes for r in all_records),
+            **({"t_high": t_high, "suggestions": suggested} if t_high is not None else {}),
             "label_files_kept": kept,
             "duplicate_records": len(lines) - len(committed),
             "seconds": round(seconds, 3),

@@ -188,3 +188,28 @@ def test_evaluate_cli_writes_per_method_figures(trained_run, demo_smoke, tmp_pat
     for figures in result["methods"].values():
         assert {"auroc", "average_precision", "ece", "bands", "hard_over_easy"} <= set(figures)
     assert "AUROC" in done.stdout
+
+
+def test_label_cli_two_level_splits_labels_and_suggestions_at_the_cards_t_high(
+    trained_run, demo_spec, tmp_path
+):
+    run_dir, _, _ = trained_run
+    source = tmp_path / "source"
+    source.mkdir()
+    for image in sorted((Path(demo_spec.root) / "images").iterdir())[:8]:
+        (source / image.name).write_bytes(image.read_bytes())
+    card = json.loads((run_dir / "model_card.json").read_text())["evaluation"]
+    t_high, conf = card["two_level"]["t_high"], card["operating_threshold"]
+    out = tmp_path / "auto"
+    args = [f"weights={run_dir / 'weights.pt'}", f"source={source}", f"output={out}", "progress=false"]
+    done = label_cli(*args, "two_level=true", f"hydra.run.dir={tmp_path / 'hydra'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    records = read_folder_records(out)
+    doubtful = sum(int((r.detections.conf < t_high).sum()) for r in records if r.ok and r.n_boxes)
+    assert summary["t_high"] == t_high and summary["suggestions"] == doubtful
+    for r in records:
+        labels = (out / r.label_file).read_text().splitlines()
+        assert len(labels) == r.n_boxes - (int((r.detections.conf < t_high).sum()) if r.n_boxes else 0)
+    below = label_cli(*args, f"two_level={conf / 2}", f"output={tmp_path / 'other'}", cwd=tmp_path)
+    assert below.returncode == 2 and "two_level=" in below.stderr and "[conf, 1]" in below.stderr
