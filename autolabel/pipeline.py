@@ -366,13 +366,13 @@ def label_folder(
 ) -> dict[str, Any]:
     """Run the auto-label job on ``source`` into ``output`` with the stage's predictor; plot its scores.
 
-        uncertainty: the config group the stage was built from (the job records it). backend: where images
-        are labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
-        :class:`PredictorFactory`). calibration_files: the files ``calibration`` was read from (or written
-        to), ``stage.calibration_files(weights)``; the job records their sha256 and a resume must find
-        the same (a calibration fitted in memory for a fresh folder has none). conf_source: where
-        ``detector.conf`` came from, for the job's record and its refusals. t_high: two levels (boxes below it
-    are suggestions, :mod:`autolabel.job.two_level_files`); None: one. Returns the job's summary.
+    uncertainty: the config group the stage was built from (the job records it). backend: where images are
+    labeled (default: this process, with ``detector`` itself; another backend rebuilds it from a
+    :class:`PredictorFactory`). calibration_files: the files ``calibration`` was read from (or written to),
+    ``stage.calibration_files(weights)``; the job records their sha256 and a resume must find the same (a
+    calibration fitted in memory for a fresh folder has none). conf_source: where ``detector.conf`` came from,
+    for the job's record and its refusals. t_high: two levels (boxes below it are suggestions,
+    :mod:`autolabel.job.two_level_files`); None: one. Returns the job's summary.
     """
     if backend is None:
         predict, make_predict = stage.predictor(detector, calibration), None

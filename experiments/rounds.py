@@ -134,7 +134,8 @@ def run_round(
     ctx: Mapping[str, Any],
     folder: Path,
 ) -> dict[str, Any]:
-    """One round of one strategy: select K of the remaining pool, train, evaluate on VAL."""
+    """One round of one strategy: select K of the remaining pool, train (or reuse the seed study's model
+    trained on those very images from the same start, :func:`study_weights`), evaluate on VAL."""
     started = time.perf_counter()
     labeled = [Path(p) for p in state["pool_labeled"]]
     taken = set(labeled)
@@ -146,56 +147,9 @@ def run_round(
         )
     tag = f"r{round_index}_{strategy}"
     if round_index == 1 and strategy == "random" and (drawn := control_draw(cfg, ctx)) is not None:
-        return _train_round(
-            cfg,
-            strategy,
-            round_index,
-            state,
-            ctx,
-            folder,
-            tag,
-            drawn,
-            started=started,
-            reason=f"the seed's CONTROL: {len(drawn)} pool images drawn at random",
-        )
-    selector = _selectors(cfg, ctx["budget"])[strategy]
-    if selector.requires:  # it reads the auto-labels: the current model labels what is left of the pool
-        if round_index == 1 and ctx.get("cal1_records") is not None:
-            records = ctx["cal1_records"]  # CAL1 already labeled the whole pool with uncertainty
-        else:
-            threshold = float(state["operating_threshold"])
-            records = score_pool(
-                cfg, ctx, Path(state["weights"]), threshold, remaining, tag=tag, output=folder / "pool_labels"
-            )
+        picked, reason = drawn, f"the seed's CONTROL: {len(drawn)} pool images drawn at random"
     else:
-        records = [ImageRecord(image=view_name(i, p)) for i, p in enumerate(remaining)]
-    seed = int(cfg.seed)
-    rng = np.random.default_rng([seed, ROUND_SALT + round_index, STRATEGIES.index(strategy)])
-    by_key = {view_name(i, p): p for i, p in enumerate(remaining)}
-    truth_of = ctx["truth"]
-    chosen = call_select(selector, records, rng=rng, truth=lambda r: truth_of(by_key[r.image]))
-    picked = [by_key[records[i].image] for i in chosen.indices]
-    return _train_round(
-        cfg, strategy, round_index, state, ctx, folder, tag, picked, started=started, reason=chosen.reason
-    )
-
-
-def _train_round(
-    cfg: DictConfig,
-    strategy: str,
-    round_index: int,
-    state: Mapping[str, Any],
-    ctx: Mapping[str, Any],
-    folder: Path,
-    tag: str,
-    picked: Sequence[Path],
-    *,
-    started: float,
-    reason: str,
-) -> dict[str, Any]:
-    """Train the round's model on GT1 + everything labeled so far + ``picked`` (or reuse the seed study's
-    model trained on those very images from the same start, :func:`study_weights`), evaluate it on VAL."""
-    labeled = [Path(p) for p in state["pool_labeled"]]
+        picked, reason = _pick(cfg, strategy, round_index, state, ctx, remaining, tag, folder)
     images = [*ctx["gt1"], *labeled, *picked]
     reused = study_weights(ctx, state, images)
     if reused is not None:
@@ -214,8 +168,7 @@ def _train_round(
             epochs=cfg.experiment.finetune_epochs if warm else None,
         )
     _, evaluation = evaluate_weights(cfg, weights, ctx["val"], ctx["val_truths"])
-    truth_of = ctx["truth"]
-    added_boxes = sum(len(truth_of(p)) for p in picked)
+    added_boxes = sum(len(ctx["truth"](p)) for p in picked)
     cost = instantiate(cfg.cost)
     return {
         "strategy": strategy,
@@ -231,6 +184,36 @@ def _train_round(
         **{key: evaluation[key] for key in (*ROUND_METRICS, "operating_threshold")},
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _pick(
+    cfg: DictConfig,
+    strategy: str,
+    round_index: int,
+    state: Mapping[str, Any],
+    ctx: Mapping[str, Any],
+    remaining: Sequence[Path],
+    tag: str,
+    folder: Path,
+) -> tuple[list[Path], str]:
+    """The strategy's K picks among ``remaining`` and its reason; a selection that reads the auto-labels
+    gets the current model's labels of what is left of the pool."""
+    selector = _selectors(cfg, ctx["budget"])[strategy]
+    if selector.requires:
+        if round_index == 1 and ctx.get("cal1_records") is not None:
+            records = ctx["cal1_records"]  # CAL1 already labeled the whole pool with uncertainty
+        else:
+            threshold = float(state["operating_threshold"])
+            records = score_pool(
+                cfg, ctx, Path(state["weights"]), threshold, remaining, tag=tag, output=folder / "pool_labels"
+            )
+    else:
+        records = [ImageRecord(image=view_name(i, p)) for i, p in enumerate(remaining)]
+    rng = np.random.default_rng([int(cfg.seed), ROUND_SALT + round_index, STRATEGIES.index(strategy)])
+    by_key = {view_name(i, p): p for i, p in enumerate(remaining)}
+    truth_of = ctx["truth"]
+    chosen = call_select(selector, records, rng=rng, truth=lambda r: truth_of(by_key[r.image]))
+    return [by_key[records[i].image] for i in chosen.indices], chosen.reason
 
 
 def _resolved(images: Sequence[Path]) -> frozenset[str]:

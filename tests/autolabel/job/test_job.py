@@ -56,15 +56,21 @@ class FakeDetector:
         return out
 
 
-def run(src, out, predict, **kw):
-    meta = {
+def job_meta(src, **extra):
+    """The settings a test job records (the label app's keys, fixed values), plus ``extra``."""
+    return {
         "weights": "w.pt",
         "source": str(src),
         "names": list(NAMES),
         "conf": 0.25,
         "iou": 0.7,
         "imgsz": 64,
+        **extra,
     }
+
+
+def run(src, out, predict, **kw):
+    meta = job_meta(src)
     return run_label_job(
         predict=predict, names=NAMES, source=src, output=out, meta=meta, batch=4, progress=False, **kw
     )

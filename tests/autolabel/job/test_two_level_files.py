@@ -11,7 +11,7 @@ from autolabel.job.runner import JobError, run_label_job
 from autolabel.job.two_level_files import is_suggestion, resolve_t_high, suggestion_name
 from autolabel.records import read_folder_records
 from autolabel.structures import Detections
-from tests.autolabel.job.test_job import NAMES, make_images
+from tests.autolabel.job.test_job import NAMES, job_meta, make_images
 
 BOXES = [[5, 5, 30, 20], [35, 10, 55, 30], [2, 22, 12, 38]]
 CONF = [0.9, 0.3, 0.55]  # a label, a suggestion, and one above t_high = 0.5
@@ -27,16 +27,7 @@ def two_boxes(images, keys):
 
 
 def run(src, out, t_high):
-    meta = {
-        "weights": "w.pt",
-        "source": str(src),
-        "names": list(NAMES),
-        "conf": 0.25,
-        "iou": 0.7,
-        "imgsz": 64,
-    }
-    if t_high is not None:
-        meta["t_high"] = t_high
+    meta = job_meta(src) if t_high is None else job_meta(src, t_high=t_high)
     return run_label_job(
         predict=two_boxes, names=NAMES, source=src, output=out, meta=meta, batch=2, progress=False
     )
