@@ -275,6 +275,7 @@ def check_evaluate_settings(cfg: DictConfig) -> None:
     check_int(cfg, "seed", 0)
     check_number(cfg, "threshold", 0.0, 1.0, example=0.3, none=True)
     check_choice(cfg, "eval_split", ("pool", "val"))
+    check_bool(cfg, "tta")
     check_int(cfg, "batch", 1)
     check_device(_value(cfg, "device"))
     check_size(cfg, "split.val")

@@ -90,10 +90,16 @@ def fit_error_model(
     outcomes: Outcomes,
     *,
     cost: CostModel,
+    features: Sequence[tuple] | None = None,
 ) -> tuple[FittedErrorModel, ImageErrors]:
     """Cross-fit ``error_model`` on images scored by ``score_paths_with_boxes`` and matched to their truth
-    (``match_outcomes``). Returns (the model fitted on all of them, out-of-fold predictions)."""
-    features = [f if error_model.mc_features else without_mc(f) for *_, f in scored]
+    (``match_outcomes``). Returns (the model fitted on all of them, out-of-fold predictions).
+
+    features: each image's error-model features when not those of ``scored`` (the evaluate app's flip-TTA
+    variants append columns); by default ``scored``'s, cut to ``error_model.mc_features``.
+    """
+    if features is None:
+        features = [f if error_model.mc_features else without_mc(f) for *_, f in scored]
     codes = np.split(outcomes.box_codes(), np.cumsum([len(det) for det, *_ in scored])[:-1])
     data = ErrorData.of(features, codes, outcomes.missed)
     return error_model.cross_fit(data, features, cost=cost, num_classes=labeler.detector.num_classes)

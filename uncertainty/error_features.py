@@ -41,16 +41,41 @@ not already cover are those that overlap no auto-label and no higher-scoring suc
 their scores (if the scores were calibrated, the expected number of objects among them), ``miss_count``,
 ``miss_max``; with MC, ``mc_miss_evidence`` (their summed mean top-class score over the passes) and
 ``mc_miss_flip`` (summed share of passes that lift them over the threshold). These are evidence, not
-counts: the error model's Poisson regression turns them into expected misses. Test-time augmentation was
-not added: it runs the backbone once per augmentation (3x in ultralytics' ``augment=True``), against a
-label job meant to cost little more than a plain predict.
+counts: the error model's Poisson regression turns them into expected misses.
+
+Flip test-time augmentation (the functions at the end of this module), measured by the evaluate app
+(``tta=true``) and not computed by the label job: it runs the backbone once more per image, against a job
+meant to cost little more than a predict. The detector runs once more on the mirrored image
+(:func:`uncertainty.evaluation.tta.flipped_candidates`); its candidates, mirrored back into the original
+image's pixels, are compared with the original pass (CALD, Yu et al. 2022; Elezi et al. 2022: a detection
+the augmented view does not repeat is doubtful, an object the augmented view finds and the original does
+not is a likely miss).
+
+Per kept box, (K,) float64 in [0, 1] (:func:`tta_box_measures`):
+
+==================  ==========================================================================
+tta_doubt           1 - the mean of the box's score and the score the flipped view gives it (the
+                    same-class flipped candidate with IoU >= ``MATCH_IOU``, 0 when there is none)
+tta_disagreement    1 - the highest IoU with a same-class flipped candidate
+==================  ==========================================================================
+
+Per image, (3,) float64 (:func:`tta_miss_features`, names ``TTA_MISS``): the flipped candidates down to
+the floor that overlap no auto-label at IoU >= ``MATCH_IOU`` (class-agnostic), and none of them a stronger
+one (one object, one count), stand for objects the auto-labels miss in the flipped view's eyes:
+
+====================  ========================================================================
+tta_miss_evidence     the sum of their flipped scores
+tta_found             how many of them reach the operating threshold (found flipped, not kept)
+tta_both_evidence     the mean of ``tta_miss_evidence`` and the original pass's miss evidence
+                      (:func:`uncertainty.error_features.miss_features`): the two views averaged
+====================  ========================================================================
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autolabel.structures import box_iou
+from autolabel.structures import Detections, box_iou
 from uncertainty.image_score import box_components
 from uncertainty.samples import MCSamples
 
@@ -103,14 +128,17 @@ SINGLE_IMAGE = (
 MC_IMAGE = ("mc_near_flip_sum", "mc_near_flip_max", "mc_kept_spread", *MC_MISS_FEATURES)
 
 
-def box_feature_names(num_classes: int, *, mc: bool) -> tuple[str, ...]:
-    """Column names of :func:`box_features` for ``num_classes`` (C >= 1) classes."""
-    return (*SINGLE_BOX, *(f"class_{c}" for c in range(num_classes)), *(MC_BOX if mc else ()))
+def box_feature_names(num_classes: int, *, mc: bool, tta: bool = False) -> tuple[str, ...]:
+    """Column names of :func:`box_features` for ``num_classes`` (C >= 1) classes; with ``tta`` the
+    flip-TTA measures (``TTA_BOX``, which the evaluate app appends) follow."""
+    names = (*SINGLE_BOX, *(f"class_{c}" for c in range(num_classes)), *(MC_BOX if mc else ()))
+    return (*names, *(TTA_BOX if tta else ()))
 
 
-def image_feature_names(*, mc: bool) -> tuple[str, ...]:
-    """Names of the entries of :func:`image_features`."""
-    return (*SINGLE_IMAGE, *(MC_IMAGE if mc else ()))
+def image_feature_names(*, mc: bool, tta: bool = False) -> tuple[str, ...]:
+    """Names of the entries of :func:`image_features`; with ``tta``, ``TTA_MISS``
+    follow (appended by the evaluate app)."""
+    return (*SINGLE_IMAGE, *(MC_IMAGE if mc else ()), *(TTA_MISS if tta else ()))
 
 
 def without_mc(features: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -266,3 +294,71 @@ def miss_features(samples: MCSamples, *, threshold: float, floor: float, mc: boo
 def miss_feature_names(*, mc: bool) -> tuple[str, ...]:
     """Names of :func:`miss_features`' entries."""
     return (*MISS_FEATURES, *(MC_MISS_FEATURES if mc else ()))
+
+
+# Flip test-time augmentation (module docstring, last section).
+# IoU at which a flipped candidate is taken for the same object as a box of the original pass.
+MATCH_IOU = 0.5
+TTA_BOX = ("tta_doubt", "tta_disagreement")
+TTA_MISS = ("tta_miss_evidence", "tta_found", "tta_both_evidence")
+
+
+def mirror(detections: Detections, width: float) -> Detections:
+    """``detections`` mirrored left-right in an image ``width`` pixels wide: x -> width - x (N boxes)."""
+    xyxy = detections.xyxy.copy()
+    xyxy[:, 0], xyxy[:, 2] = width - detections.xyxy[:, 2], width - detections.xyxy[:, 0]
+    return Detections(xyxy, detections.conf, detections.cls, detections.probs)
+
+
+def tta_box_measures(kept: Detections, flipped: Detections, *, floor: float) -> dict[str, np.ndarray]:
+    """``TTA_BOX`` measures of the K auto-labels ``kept`` given the flipped view's candidates (mirrored
+    back), each (K,) float64 in [0, 1], higher = more doubtful. Flipped candidates below ``floor`` are
+    ignored."""
+    k = len(kept)
+    view = flipped.above(floor)
+    if k == 0 or len(view) == 0:
+        return {"tta_doubt": 1.0 - kept.conf.astype(np.float64) / 2.0, "tta_disagreement": np.ones(k)}
+    iou = box_iou(kept.xyxy, view.xyxy).astype(np.float64)
+    iou[kept.cls[:, None] != view.cls[None, :]] = 0.0  # (K, M), same class only
+    best = iou.argmax(1)
+    matched = iou[np.arange(k), best] >= MATCH_IOU
+    flipped_conf = np.where(matched, view.conf[best].astype(np.float64), 0.0)
+    return {
+        "tta_doubt": 1.0 - (kept.conf.astype(np.float64) + flipped_conf) / 2.0,
+        "tta_disagreement": 1.0 - iou.max(1),
+    }
+
+
+def uncovered(kept_xyxy: np.ndarray, conf: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """(M,) bool: the M candidates (conf (M,), xyxy (M, 4)) that overlap none of ``kept_xyxy`` (K, 4) and no
+    higher-scored uncovered candidate at IoU >= ``MATCH_IOU`` (greedy, by score)."""
+    conf = np.asarray(conf, np.float64)
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    out = np.zeros(len(conf), bool)
+    if len(conf) == 0:
+        return out
+    covered = np.zeros(len(conf), bool)
+    if len(kept_xyxy):
+        covered = box_iou(xyxy, kept_xyxy).max(1) >= MATCH_IOU
+    iou = box_iou(xyxy, xyxy)
+    for i in np.argsort(-conf, kind="stable"):
+        if not covered[i] and not (out & (iou[i] >= MATCH_IOU)).any():
+            out[i] = True
+    return out
+
+
+def tta_miss_features(
+    kept: Detections, flipped: Detections, *, threshold: float, floor: float, miss_evidence: float
+) -> np.ndarray:
+    """(3,) float64 ``TTA_MISS`` of one image.
+
+    kept: the auto-labels (conf >= ``threshold``); flipped: the flipped view's candidates, mirrored back;
+    floor: the lowest flipped score counted; miss_evidence: the original pass's summed miss evidence.
+    """
+    view = flipped.above(floor)
+    free = uncovered(kept.xyxy, view.conf, view.xyxy)
+    scores = view.conf[free].astype(np.float64)
+    evidence = float(scores.sum())
+    return np.array(
+        [evidence, float((scores >= threshold).sum()), (evidence + float(miss_evidence)) / 2.0], np.float64
+    )

@@ -210,7 +210,8 @@ class ErrorModel:
     the image features (:func:`uncertainty.error_features.image_feature_names`) the miss regressor reads,
     None for all. The default reads the miss evidence alone: over all image features the regressor ranked
     images by their misses worse on the shapes sets and aerial tree crowns, and no better on the demo
-    (docs/results_log.md, issue 21).
+    (docs/results_log.md, issue 21). tta_features: the features also carry the flip-TTA columns
+    (``TTA_BOX``, ``TTA_MISS``); only the evaluate app computes them (``tta=true``), not the label job.
     """
 
     box: Any
@@ -220,6 +221,7 @@ class ErrorModel:
     seed: int = 0
     score: str = "correction_seconds"
     miss_features: Sequence[str] | None = ("miss_evidence",)
+    tta_features: bool = False
 
     def __post_init__(self) -> None:
         if not hasattr(self.box, "predict_proba"):
@@ -231,18 +233,19 @@ class ErrorModel:
         if self.score not in SCORES:
             raise ValueError(f"error_model.score must be one of {SCORES}, got {self.score!r}")
         if self.miss_features is not None:
-            unknown = set(self.miss_features) - set(image_feature_names(mc=self.mc_features))
+            known = image_feature_names(mc=self.mc_features, tta=self.tta_features)
+            unknown = set(self.miss_features) - set(known)
             if unknown or not self.miss_features:
                 raise ValueError(
                     f"error_model.miss_features: {sorted(unknown) or 'none given'}: not image features with "
-                    f"mc_features={self.mc_features}; known: {list(image_feature_names(mc=self.mc_features))}"
+                    f"mc_features={self.mc_features}, tta_features={self.tta_features}; known: {list(known)}"
                 )
 
     def miss_columns(self) -> tuple[int, ...] | None:
         """Columns of the image features the miss regressor reads (None: all)."""
         if self.miss_features is None:
             return None
-        names = image_feature_names(mc=self.mc_features)
+        names = image_feature_names(mc=self.mc_features, tta=self.tta_features)
         return tuple(names.index(name) for name in self.miss_features)
 
     def fit(self, data: ErrorData, *, cost: CostModel, num_classes: int) -> FittedErrorModel:
@@ -255,8 +258,8 @@ class ErrorModel:
         return FittedErrorModel(
             box_model=box_model,
             missing_model=missing_model,
-            box_features=box_feature_names(num_classes, mc=self.mc_features),
-            image_features=image_feature_names(mc=self.mc_features),
+            box_features=box_feature_names(num_classes, mc=self.mc_features, tta=self.tta_features),
+            image_features=image_feature_names(mc=self.mc_features, tta=self.tta_features),
             mc_features=self.mc_features,
             seconds={
                 k: float(getattr(cost, k)) for k in ("t_image", "t_verify", "t_relabel", "t_delete", "t_draw")

@@ -6,7 +6,9 @@ correction" AUROC, Spearman with the correction seconds of the cost model ``cost
 10..50%, correction rate, fix seconds and errors left per band; :mod:`uncertainty.evaluation.images`),
 per image the miss estimates against the true misses (:mod:`uncertainty.evaluation.misses`), and per box
 (AUROC of each per-box measure for telling a wrong auto-label from a correct one;
-:mod:`uncertainty.evaluation.boxes`). Failed images are ranked by the default method's miss estimate.
+:mod:`uncertainty.evaluation.boxes`). With ``tta=true`` a flipped pass of each image adds the flip-TTA
+measures (:mod:`uncertainty.evaluation.tta`) to all three. Failed images are ranked by the default method's
+miss estimate.
 Prints the tables and writes ``uncertainty_eval.json`` into the run folder. The split comes from the
 ``manifest.csv`` beside the weights when there is one (the split the model was trained with), else from
 ``data`` / ``split`` / ``seed`` like the train app.
@@ -52,6 +54,7 @@ from uncertainty.evaluation.effort import effort_summary
 from uncertainty.evaluation.error_model import SINGLE_PASS, WITH_MC, error_model_methods
 from uncertainty.evaluation.images import ImageOutcomes, evaluate_methods, report
 from uncertainty.evaluation.misses import evaluate_misses
+from uncertainty.evaluation.tta import flipped_candidates, tta_features, tta_measures
 
 # The miss evidence of each image (image features of the error model) that the app measures.
 MISS_EVIDENCE = ("miss_evidence", "mc_miss_evidence", "mc_miss_flip", "near_sum")
@@ -95,18 +98,31 @@ def main(cfg: DictConfig) -> float | None:
         val_outcomes = match_outcomes([det for det, *_ in val_box_scored], val_truths, cost=cost)
     val = [(det, fields) for det, fields, *_ in val_box_scored]
     val_labels = val_outcomes.needs_correction
+    tta = None
+    if cfg.tta:
+        flipped = flipped_candidates(detector, paths, batch=cfg.batch, desc=f"flip {cfg.eval_split}")
+        val_flipped = (
+            flipped
+            if cfg.eval_split == "val"
+            else flipped_candidates(detector, split["val"], batch=cfg.batch, desc="flip val")
+        )
+        tta = (
+            tta_features(val_box_scored, val_flipped, threshold=float(conf)),
+            tta_features(box_scored, flipped, threshold=float(conf)),
+        )
     image_extra, box_extra, miss_extra = {}, {}, {}
     if stage.error_model is not None:
         image_extra, box_extra, miss_extra = error_model_methods(
-            stage.error_model, labeler, val_box_scored, val_outcomes, box_scored, cost=cost
+            stage.error_model, labeler, val_box_scored, val_outcomes, box_scored, cost=cost, tta=tta
         )
     estimates = {
-        **{
-            name: (miss_evidence(val_box_scored, name), miss_evidence(box_scored, name))
-            for name in MISS_EVIDENCE
-        },
-        **miss_extra,
+        name: (miss_evidence(val_box_scored, name), miss_evidence(box_scored, name)) for name in MISS_EVIDENCE
     }
+    if tta is not None:
+        (_, val_misses), (test_boxes, test_misses) = tta_measures(tta[0]), tta_measures(tta[1])
+        box_extra.update(test_boxes)
+        estimates.update({name: (val_misses[name], test_misses[name]) for name in test_misses})
+    estimates.update(miss_extra)
     miss_by = "miss_evidence"
     if stage.error_model is not None:
         miss_by = WITH_MC if stage.error_model.mc_features else SINGLE_PASS
@@ -142,6 +158,7 @@ def main(cfg: DictConfig) -> float | None:
             "operating_threshold": float(conf),
             "calibrated_on": "val",
             "evaluated_on": cfg.eval_split,
+            "tta": bool(cfg.tta),
             "uncertainty": OmegaConf.to_container(cfg.uncertainty, resolve=True),
             "cost": OmegaConf.to_container(cfg.cost, resolve=True),
         }

@@ -64,6 +64,11 @@ class MCDropoutStage:
         error_model: ErrorModel | None = None,
         embedding: bool = False,
     ) -> None:
+        if error_model is not None and error_model.tta_features:
+            raise ValueError(
+                "uncertainty.error_model.tta_features=true: the label job computes no flip-TTA features; "
+                "`python -m uncertainty.evaluate tta=true` measures them"
+            )
         self.mc, self.scorer, self.error_model = dict(mc), scorer, error_model
         self.embedding = bool(embedding)
         self.provides = frozenset({"boxes", "score", "difficulty", *(["embedding"] if embedding else [])})

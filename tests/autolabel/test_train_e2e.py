@@ -170,6 +170,7 @@ def test_evaluate_cli_writes_per_method_figures(trained_run, demo_smoke, tmp_pat
         *[o for o in demo_smoke if o.split("=")[0].split(".")[0] in ("experiment", "data", "split")],
         "threshold=0.0002",  # the 3-epoch model keeps boxes only at a very low confidence
         "uncertainty.mc.passes=4",
+        "tta=true",
         f"hydra.run.dir={tmp_path / 'eval'}",
     ]
     done = subprocess.run(
@@ -188,6 +189,11 @@ def test_evaluate_cli_writes_per_method_figures(trained_run, demo_smoke, tmp_pat
     for figures in result["methods"].values():
         assert {"auroc", "average_precision", "ece", "bands", "hard_over_easy"} <= set(figures)
     assert "AUROC" in done.stdout
+    # tta=true: the flip-TTA measures beside the others, and the error model refitted with them
+    assert result["tta"] is True
+    assert {"tta_doubt", "tta_disagreement", "one_minus_conf"} <= set(result["boxes"]["auroc"])
+    assert {"tta_miss_evidence", "tta_found", "tta_both_evidence"} <= set(result["misses"]["spearman"])
+    assert {"error_model_tta_correction", "error_model_single_pass_tta_correction"} <= set(result["methods"])
 
 
 def test_label_cli_two_level_splits_labels_and_suggestions_at_the_cards_t_high(
