@@ -48,7 +48,7 @@ TORCH_FREE = (
     "autolabel/atomic_files.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "autolabel/formats").glob("*.py"))),
     "uncertainty/samples.py",
-    "uncertainty/scores.py",
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "uncertainty/scores").glob("*.py"))),
 )
 
 
