@@ -21,9 +21,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from autolabel.cli import clear_errors
+from autolabel.job.stages import UncertaintyStage
 from autolabel.job.two_level_files import resolve_t_high
 from autolabel.model.detector import Detector
-from autolabel.pipeline import CARD_FILE, FALLBACK_CONF, UncertaintyStage, label_folder, operating_threshold
+from autolabel.pipeline import CARD_FILE, FALLBACK_CONF, label_folder, operating_threshold
 from autolabel.settings_check import check_label_settings
 
 log = logging.getLogger("autolabel.label")

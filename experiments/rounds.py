@@ -41,8 +41,9 @@ from omegaconf import DictConfig
 
 from autolabel.data.views import build_view, load_truth, view_name
 from autolabel.errors import DataError
+from autolabel.job.stages import UncertaintyStage
 from autolabel.model.detector import Detector
-from autolabel.pipeline import UncertaintyStage, evaluate_weights, fit, label_folder
+from autolabel.pipeline import evaluate_weights, fit, label_folder
 from autolabel.records import ImageRecord, read_folder_records
 from autolabel.review.selection import RandomSelection
 from autolabel.review.strategy import Strategy, call_select

@@ -7,13 +7,14 @@ The subgroups are the values of one per-image field of the dataset's ``meta.json
 and others). For every finished seed of a run:
 
 - how many POOL, GT2 and CONTROL images each subgroup holds (GT2 and CONTROL read from the training views
-  CAL2 and CONTROL were trained on);
+  CAL2 and CONTROL were trained on), and CONTROL_TIME's where the run trained it;
 - per subgroup of POOL, CAL1's mean uncertainty score, auto-labeled boxes and failed share: does the
   score see the subgroup?
-- mAP50-95 of CAL1, CONTROL and CAL2 on the VAL images of each subgroup (the experiment's evaluation, on
-  a subset).
+- mAP50-95 of CAL1, CONTROL and CAL2 (and of CONTROL_TIME and CAL1_LONG where every seed trained them) on
+  the VAL images of each subgroup (the experiment's evaluation, on a subset).
 
-Then the mean over seeds and the paired CAL2 - CONTROL difference with its 95% CI. Writes
+Then the mean over seeds and the paired CAL2 - CONTROL difference with its 95% CI (and CAL2 -
+CONTROL_TIME, the same-time control, where the run has it). Writes
 ``subgroups_<field>.json`` into the run folder and prints a table.
 """
 
@@ -31,11 +32,21 @@ from omegaconf import DictConfig
 
 from autolabel.errors import DataError
 from autolabel.pipeline import evaluate_weights
-from experiments.constants import MODEL_NAMES
+from experiments.constants import MODEL_NAMES, OPTIONAL_MODELS, TIME_CONTROL
 from experiments.run_folder import RunFolder, SeedFolder, write_json
 from experiments.stats import paired_difference, summarize
 
-MODELS = {name: name.lower() for name in MODEL_NAMES}  # model -> folder of its weights
+MODELS = {name: name.lower() for name in MODEL_NAMES}  # model -> folder of its weights (every run has them)
+
+
+def run_models(seeds: Sequence[SeedFolder]) -> dict[str, str]:
+    """Model -> folder of its weights: the three of every run, then each optional model every seed trained."""
+    optional = {
+        name: name.lower()
+        for name in OPTIONAL_MODELS
+        if all((s.path / name.lower() / "weights.pt").is_file() for s in seeds)
+    }
+    return {**MODELS, **optional}
 
 
 def read_meta(images: Sequence[Path], field: str) -> dict[str, str]:
@@ -86,11 +97,16 @@ def pool_scores(seed: SeedFolder, meta: dict[str, str]) -> dict[str, dict[str, f
     return out
 
 
-def seed_subgroups(cfg: DictConfig, seed: SeedFolder, field: str) -> dict[str, Any]:
-    """One seed: subgroup counts of POOL / GT2 / CONTROL and VAL mAP50-95 per model and subgroup.
+def seed_subgroups(
+    cfg: DictConfig, seed: SeedFolder, field: str, models: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One seed: subgroup counts of POOL / GT2 / CONTROL (/ CONTROL_TIME) and VAL mAP50-95 per model and
+    subgroup.
 
-    cfg: the run's saved settings (the evaluation's threshold, image size and device).
+    cfg: the run's saved settings (the evaluation's threshold, image size and device); models: model ->
+    weights folder (default: the three every run has).
     """
+    models = MODELS if models is None else models
     split = seed.manifest
     meta = read_meta([*split.pool, *split.val], field)
     views = seed.cal1 / "data" / "images"
@@ -99,6 +115,11 @@ def seed_subgroups(cfg: DictConfig, seed: SeedFolder, field: str) -> dict[str, A
             "POOL": counts(split.pool, meta),
             "GT2": counts(trained_on(views / "cal2", split.gt1), meta),
             "CONTROL": counts(trained_on(views / "control", split.gt1), meta),
+            **(
+                {TIME_CONTROL: counts(trained_on(views / models[TIME_CONTROL], split.gt1), meta)}
+                if TIME_CONTROL in models
+                else {}
+            ),
         },
         "pool": pool_scores(seed, meta),
         "map50_95": {},
@@ -107,7 +128,7 @@ def seed_subgroups(cfg: DictConfig, seed: SeedFolder, field: str) -> dict[str, A
         val = [p for p in split.val if meta[str(p.resolve())] == group]
         truths = [seed.truth(p) for p in val]
         out["map50_95"][group] = {"n_val": len(val)}
-        for model, folder in MODELS.items():
+        for model, folder in models.items():
             _, evaluation = evaluate_weights(cfg, seed.path / folder / "weights.pt", val, truths)
             out["map50_95"][group][model] = evaluation["map50_95"]
     return out
@@ -121,26 +142,32 @@ def subgroups(run_dir: Path, field: str) -> dict[str, Any]:
     if not finished:
         raise DataError(f"{run_dir} holds no finished seed (no seed_*/result.json)")
     seeds = [s.seed for s in finished]
-    per_seed = {str(s.seed): seed_subgroups(cfg, s, field) for s in finished}
+    models = run_models(finished)
+    per_seed = {str(s.seed): seed_subgroups(cfg, s, field, models) for s in finished}
     groups = sorted({g for s in per_seed.values() for g in s["map50_95"]})
     summary: dict[str, Any] = {}
     for g in groups:
         series = {
-            m: [s["map50_95"].get(g, {}).get(m, float("nan")) for s in per_seed.values()] for m in MODELS
+            m: [s["map50_95"].get(g, {}).get(m, float("nan")) for s in per_seed.values()] for m in models
         }
+        kinds = ("POOL", "GT2", "CONTROL", *((TIME_CONTROL,) if TIME_CONTROL in models else ()))
         summary[g] = {
             **{m: summarize(v) for m, v in series.items()},
             "CAL2-CONTROL": paired_difference(series["CAL2"], series["CONTROL"]),
+            **(
+                {f"CAL2-{TIME_CONTROL}": paired_difference(series["CAL2"], series[TIME_CONTROL])}
+                if TIME_CONTROL in models
+                else {}
+            ),
             "images": {
-                k: summarize([s["images"][k].get(g, 0) for s in per_seed.values()])["mean"]
-                for k in ("POOL", "GT2", "CONTROL")
+                k: summarize([s["images"][k].get(g, 0) for s in per_seed.values()])["mean"] for k in kinds
             },
             "pool": {
                 k: summarize([s["pool"].get(g, {}).get(k, float("nan")) for s in per_seed.values()])["mean"]
                 for k in ("mean_score", "mean_boxes", "failed_share")
             },
         }
-    out = {"field": field, "seeds": seeds, "per_seed": per_seed, "summary": summary}
+    out = {"field": field, "seeds": seeds, "models": list(models), "per_seed": per_seed, "summary": summary}
     write_json(run_dir / f"subgroups_{field}.json", out)
     return out
 
@@ -164,6 +191,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{s['CAL1']['mean']:.3f} / {s['CONTROL']['mean']:.3f} / {s['CAL2']['mean']:.3f} | "
             f"{d['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
         )
+    if TIME_CONTROL in out["models"]:
+        tc = TIME_CONTROL
+        print(f"{args.field} | {tc} images | VAL mAP50-95 {tc} | CAL2 - {tc} [95% CI]   (means over seeds)")
+        for group, s in out["summary"].items():
+            d = s[f"CAL2-{TIME_CONTROL}"]
+            lo, hi = d["ci95"]
+            print(
+                f"{group} | {s['images'][TIME_CONTROL]:.1f} | {s[TIME_CONTROL]['mean']:.3f} | "
+                f"{d['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            )
     print(f"({len(out['seeds'])} seeds; written to {args.run_dir / f'subgroups_{args.field}.json'})")
 
 

@@ -9,8 +9,8 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from autolabel.job.stages import PlainLabels, uncertainty_settings
 from autolabel.model.efficiency import CostModel
-from autolabel.pipeline import PlainLabels, uncertainty_settings
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 APPS = ("train", "label", "evaluate", "gt2_vs_random", "select", "import_labels")

@@ -1,5 +1,5 @@
 """``uncertainty=mc_dropout``: the uncertainty stage of the pipeline (see
-:class:`autolabel.pipeline.UncertaintyStage`), built by Hydra from ``conf/uncertainty/mc_dropout.yaml``.
+:class:`autolabel.job.stages.UncertaintyStage`), built by Hydra from ``conf/uncertainty/mc_dropout.yaml``.
 
 It owns MC dropout's settings, the image scorer, the error model's settings and the calibration
 settings, and gives the pipeline what it needs: a calibrated labeler for the auto-label job, the fit on

@@ -229,6 +229,8 @@ def test_subgroups_split_selections_and_val_scores_by_a_meta_field(smoke_run, ca
         images = out["per_seed"][seed]["images"]
         n = metrics["per_seed"][seed]["selection"]["gt2"]["n"]
         assert sum(images["GT2"].values()) == sum(images["CONTROL"].values()) == n
+        time_n = metrics["per_seed"][seed]["selection"]["control_time"]["n"]
+        assert sum(images["CONTROL_TIME"].values()) == time_n
         assert sum(images["POOL"].values()) == 20
         pool = out["per_seed"][seed]["pool"]
         assert sum(g["images"] for g in pool.values()) == 20
@@ -236,8 +238,13 @@ def test_subgroups_split_selections_and_val_scores_by_a_meta_field(smoke_run, ca
         groups = out["per_seed"][seed]["map50_95"]
         assert sum(g["n_val"] for g in groups.values()) == 12
         assert set(groups) <= {"linear", "radial"}
+        models = ["CAL1", "CONTROL", "CAL2", "CONTROL_TIME", "CAL1_LONG"]
+        assert all(set(models) <= set(g) for g in groups.values())
+    assert out["models"] == models
+    assert all(-1 <= s["CAL2-CONTROL_TIME"]["mean"] <= 1 for s in out["summary"].values())
     assert (run_dir / "subgroups_lighting.json").is_file()
     main_subgroups([str(run_dir), "--field", "lighting"])
-    assert "CAL2 - CONTROL" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "CAL2 - CONTROL [" in printed and "CAL2 - CONTROL_TIME [" in printed
     with pytest.raises(DataError, match="has no field 'nope'"):
         subgroups(run_dir, "nope")
