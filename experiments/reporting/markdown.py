@@ -279,7 +279,10 @@ def _selected(metrics: Mapping, drawn: Collection[str]) -> list[str]:
     sel = [s.get("selection") or {} for s in (metrics.get("per_seed") or {}).values()]
     lines = ["## What was selected (mean over seeds)", ""]
     rule = rule_name(str(get(metrics, "experiment", "selection") or "the"))
-    pool = [[b, mean_count(sel, "pool_bands", b)] for b in SAMPLE_BANDS]
+    bands = [s["pool_bands"] for s in sel if s.get("pool_bands")]  # a band no image fell in is absent: 0
+    pool = [
+        [b, count(sum(p.get(b, 0) for p in bands) / len(bands)) if bands else "n/a"] for b in SAMPLE_BANDS
+    ]
     lines += ["Pool composition by band:", "", *table(["band", "pool images"], pool)]
     columns = {"gt2": "GT2", "control": "CONTROL", "control_time": TIME_CONTROL}
     keys = [k for k in columns if k != "control_time" or (sel and all(k in s for s in sel))]

@@ -65,9 +65,15 @@ def experiment_metrics(
             "train_mode": cfg.experiment.train_mode,
             "epochs": cfg.trainer.epochs,
             "finetune_epochs": cfg.experiment.finetune_epochs,
-            # a file's path, or the generator's name (demo_dataset -> "demo", shapes_dataset -> "shapes")
+            # a file's path, or the generator's name (demo_dataset -> "demo", shapes_dataset -> "shapes"),
+            # with the second imaging line's share where data=demo_shift set one
             "dataset": str(
                 cfg.data.get("path") or cfg.data._target_.rsplit(".", 1)[-1].removesuffix("_dataset")
+            )
+            + (
+                f" (shift_share {cfg.data.shift_share}: a second imaging line)"
+                if cfg.data.get("shift_share")
+                else ""
             ),
         },
         "classes": classes,

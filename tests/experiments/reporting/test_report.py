@@ -95,7 +95,10 @@ def make_metrics(
                 "gt2": pick,
                 "control": {**pick, "boxes": 40},
                 "reason": "difficulty bands",
-                "pool_bands": {"easy": 60, "medium": 12, "hard": 6, "failed": 2},
+                # seed 0 has no easy image: the mean counts it as 0, not as a seed without the figure
+                "pool_bands": {"easy": 60, "medium": 12, "hard": 6, "failed": 2}
+                if seed
+                else {"medium": 12, "hard": 6, "failed": 2},
             },
             "stage_seconds": {"split": 0.5, "train_cal1": 30.0 + seed},
         }
@@ -228,6 +231,8 @@ def test_full_report_links_every_figure_and_calls_a_clear_gain_significant(tmp_p
     for c in CLASSES:
         assert f"| {c} |" in per_class
         assert f"boxes of {c}" in text
+    assert "| easy | 40.0 |" in text  # (0 + 60 + 60) / 3: seed 0's absent band counts as 0
+    assert "| medium | 12.0 |" in text
     assert "Label savings per image: 25% fewer labeled pool images than random" in text
     assert "Label savings per hour: 10% fewer hand-labeling hours than random" in text
     assert "selection rule difficulty (GT2 = pool images rated medium, hard or failed)" in text
