@@ -67,94 +67,24 @@ from experiments.reporting.formatting import (
     hours,
     mean_count,
     n_values,
-    points,
-    ratio,
     rule_name,
     seed_mean,
     table,
     table_fmt,
 )
 from experiments.reporting.plots import MODELS, SAMPLE_BANDS, SampleImage, ci_bounds, number
+from experiments.reporting.verdict import (
+    METRIC_NAMES,
+    ordering_sentence,
+    significant_direction,
+    verdict_sentence,
+)
 
 __all__ = ["SampleImage", "verdict_sentence", "write_report"]
 
 PAIRS: tuple[str, ...] = tuple(f"{a}-{b}" for a, b in PAIR_NAMES)
-METRIC_NAMES = {
-    "map50_95": "mAP50-95",
-    "map50": "mAP50",
-    "precision": "precision",
-    "recall": "recall",
-    "boost": "efficiency boost",
-    "ap50_95": "AP50-95",
-}
 TRAIN_KEYS = ("n_train_images", "n_train_boxes", "operating_threshold")
-# how a verdict sentence names a model that its short name does not explain
-LONG_NAMES = {
-    BASELINE: "CAL1 trained as long again on GT1 alone",
-    TIME_CONTROL: "CONTROL_TIME (random images, GT2's labeling time)",
-}
 FIGURES = ("per_class_pr.png", "boost.png", "pool_scores.png", "samples.png", "rounds.png")
-
-
-# --- verdict ----------------------------------------------------------------------------------------
-def _significant_direction(stat: Mapping) -> str | None:
-    """ "a>b" / "a<b" when the stored flag says significant and the CI agrees, else None."""
-    lo, hi = ci_bounds(stat)
-    if stat.get("significant") is not True:
-        return None
-    if stat.get("direction") == "a>b" and lo > 0:
-        return "a>b"
-    if stat.get("direction") == "a<b" and hi < 0:
-        return "a<b"
-    return None
-
-
-def verdict_sentence(pair: str, metric: str, stat: Mapping | None) -> str:
-    """One plain-language sentence on the paired difference ``stat`` (a P) of ``pair`` = "A-B"."""
-    a, b = (LONG_NAMES.get(m, m) for m in pair.split("-"))
-    name = METRIC_NAMES[metric]
-    fmt = ratio if metric == "boost" else points
-    unit = "" if metric == "boost" else " points"
-    mean = number((stat or {}).get("mean"))
-    if not stat or math.isnan(mean):
-        return f"{a} vs {b} in {name}: n/a (no paired values)."
-    delta = f"{fmt(mean, signed=True)}{unit}"
-    n = n_values(stat)
-    lo, hi = ci_bounds(stat)
-    if n < 2:
-        return f"{a} vs {b} in {name}: {delta} (one seed: no confidence interval), so no significance claim."
-    if math.isnan(lo) or math.isnan(hi):
-        return f"{a} vs {b} in {name}: {delta} ({n} seeds, no confidence interval), so no significance claim."
-    ci = f"95% CI {fmt(lo, signed=True)} to {fmt(hi, signed=True)}, {n} seeds"
-    direction = _significant_direction(stat)
-    if direction == "a>b":
-        return f"{a} beats {b} in {name} by {delta} ({ci}): significant."
-    if direction == "a<b":
-        return f"{a} is worse than {b} in {name} by {delta} ({ci}): significant."
-    note = " (its stored flag says significant, but the CI includes 0)" if stat.get("significant") else ""
-    return f"{a} vs {b} in {name}: {delta} ({ci}): not significant{note}."
-
-
-def _ordering_sentence(metrics: Mapping, metric: str) -> str:
-    """Whether CAL1 < CONTROL < CAL2 held in the means and in how many seeds."""
-    fmt = ratio if metric == "boost" else points
-    means = [number(get(metrics, "summary", "models", m, metric, "mean")) for m in MODELS]
-    shown = ", ".join(f"{m} {fmt(v)}" for m, v in zip(MODELS, means, strict=True))
-    if any(math.isnan(v) for v in means):
-        in_means = "cannot be checked in the means"
-    else:
-        in_means = "holds" if means[0] < means[1] < means[2] else "does not hold"
-        in_means += " in the means"
-    held = defined = 0
-    for seed in (metrics.get("per_seed") or {}).values():
-        v = [number(get(seed, "models", m, metric)) for m in MODELS]
-        if not any(math.isnan(x) for x in v):
-            defined += 1
-            held += v[0] < v[1] < v[2]
-    return (
-        f"Ordering CAL1 < CONTROL < CAL2 in {METRIC_NAMES[metric]}: {in_means} ({shown}); "
-        f"holds in {held} of {defined} seeds with all three values."
-    )
 
 
 # --- sections ---------------------------------------------------------------------------------------
@@ -211,7 +141,7 @@ def _verdict(metrics: Mapping) -> list[str]:
     ]
     for pair, metric in verdicts:
         lines.append(f"- {verdict_sentence(pair, metric, get(paired, pair, metric))}")
-    lines += [f"- {_ordering_sentence(metrics, m)}" for m in ("map50_95", "boost")]
+    lines += [f"- {ordering_sentence(metrics, m)}" for m in ("map50_95", "boost")]
     return [*lines, ""]
 
 
@@ -247,7 +177,7 @@ def _paired(metrics: Mapping) -> list[str]:
             lo, hi = ci_bounds(stat)
             has_ci = n_values(stat) >= 2 and not (math.isnan(lo) or math.isnan(hi))
             ci = f"[{fmt(lo, signed=True)}, {fmt(hi, signed=True)}]" if has_ci else "n/a"
-            direction = _significant_direction(stat)
+            direction = significant_direction(stat)
             sig = ("yes (a<b)" if direction == "a<b" else "yes (a>b)") if direction else "no"
             row = [pair, METRIC_NAMES[metric], fmt(stat.get("mean"), signed=True), fmt(stat.get("std"))]
             rows.append([*row, ci, str(n_values(stat)), sig if has_ci else "n/a"])
@@ -269,7 +199,7 @@ def _per_class(metrics: Mapping, drawn: Collection[str]) -> list[str]:
         for c in classes:
             cells = [cell(get(models, m, "per_class", c, metric), fmt, spread=False) for m in MODELS]
             diff = get(paired, c, metric)
-            mark = " (significant)" if _significant_direction(diff or {}) else ""
+            mark = " (significant)" if significant_direction(diff or {}) else ""
             rows.append([c, *cells, cell(diff, fmt, signed=True, spread=False) + mark])
         lines += [f"{METRIC_NAMES[metric]}:", "", *table(["class", *MODELS, "CAL2 - CONTROL"], rows)]
     return [*lines, *_figure(drawn, "per_class_pr.png", "Per-class precision and recall per model")]
@@ -323,7 +253,7 @@ def _rounds(rounds: Mapping, drawn: Collection[str]) -> list[str]:
             row.append(cell(stats[r], decimal, spread=False) if r < len(stats) else "n/a")
         if paired:
             stat = paired[r] if r < len(paired) else {}
-            significant = "yes" if _significant_direction(stat) else "no"
+            significant = "yes" if significant_direction(stat) else "no"
             row += [cell(stat, decimal, signed=True, spread=False), significant]
         rows.append(row)
     lines += table(header, rows)
