@@ -72,9 +72,16 @@ class StageTimer:
 
 
 def fit(
-    cfg: DictConfig, data_yaml: Path, out_dir: Path, *, model: str | None = None, epochs: int | None = None
+    cfg: DictConfig,
+    data_yaml: Path,
+    out_dir: Path,
+    *,
+    model: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
 ) -> Path:
-    """Train with the config's recipe on ``data_yaml``; ``model`` and ``epochs`` override the config."""
+    """Train with the config's recipe on ``data_yaml``; ``model``, ``epochs`` and the training ``seed``
+    override the config's."""
     return train_detector(
         data_yaml=data_yaml,
         model=model or cfg.model.name,
@@ -82,7 +89,7 @@ def fit(
         epochs=epochs or cfg.trainer.epochs,
         imgsz=cfg.model.imgsz,
         batch=cfg.trainer.batch,
-        seed=cfg.seed,
+        seed=cfg.seed if seed is None else seed,
         device=cfg.device,
         workers=cfg.trainer.workers,
         val=cfg.trainer.val,

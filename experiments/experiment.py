@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from autolabel.atomic_files import create_text_once
 from autolabel.errors import DataError
+from experiments.repeats import train_repeats
 from experiments.reporting.summary import experiment_metrics, rounds_entry, write_run_report
 from experiments.rounds import check_rounds, run_rounds
 from experiments.run_folder import CONFIG_FILE, RESULT_FILE, RunFolder, differing_keys, seed_lock
@@ -32,7 +33,7 @@ log = logging.getLogger("experiments.experiment")
 EXTENDABLE = ("seeds", "seed", "rounds", "budget", "round_seeds", "cal1_from")
 # experiment keys added after runs were made, with the value those runs used: a folder saved before a key
 # existed matches a config that has the key at that value
-ADDED_KEYS = {"control": "size", "time_control": False}
+ADDED_KEYS = {"control": "size", "time_control": False, "train_repeats": 1}
 
 
 def comparable(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -81,9 +82,11 @@ def check_inputs(cfg: DictConfig) -> None:
 
 
 def check_run(cfg: DictConfig, run_dir: Path) -> tuple[int, int]:
-    """Every check before a seed runs: the control, rounds and lent CAL1 settings, then the run folder's
-    saved settings (the folder records them only once the others pass). Returns (rounds, budget)."""
+    """Every check before a seed runs: the control, training repeats, rounds and lent CAL1 settings, then
+    the run folder's saved settings (the folder records them only once the others pass). Returns (rounds,
+    budget)."""
     check_control(cfg)
+    train_repeats(cfg)
     n_rounds, budget = check_rounds(cfg)
     missing = sorted({int(s) for s in cfg.experiment.get("round_seeds") or ()} - set(cfg.experiment.seeds))
     if n_rounds and missing:

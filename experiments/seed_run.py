@@ -2,7 +2,9 @@
 
 Folder of a seed (``<run>/seed_<k>/``): ``cal1/`` (the train app's whole run: manifest, view, weights,
 card, calibration, ``pool_labels/``), ``cal2/`` and ``control/`` (their ultralytics runs and weights),
-``cal1_long/`` (CAL1 trained as long again on GT1 alone, ``experiment.baseline``), ``selection.json``
+``cal1_long/`` (CAL1 trained as long again on GT1 alone, ``experiment.baseline``), ``<model>_r<r>/``
+(the training repeats after the first, ``experiment.train_repeats``, :mod:`experiments.repeats`),
+``selection.json``
 and, last, ``result.json``: a seed with a ``result.json`` is finished and is reused
 when the experiment is run again. A ``cal1/`` with its ``model_card.json`` (written last by the train job)
 is finished too: an interrupted seed keeps its CAL1 and redoes only what followed. With
@@ -39,8 +41,6 @@ from autolabel.model.detector import Detector
 from autolabel.model.efficiency import CostModel
 from autolabel.pipeline import (
     StageTimer,
-    evaluate_weights,
-    fit,
     label_stages,
     train_and_card,
     uncertainty_settings,
@@ -57,6 +57,7 @@ from experiments.constants import (
     TIME_CONTROL,
     TIME_CONTROL_SALT,
 )
+from experiments.repeats import model_summary, train_and_score, train_repeats
 from experiments.run_folder import (
     RESULT_FILE,
     SeedFolder,
@@ -71,26 +72,6 @@ CONTROL_MODES = ("size", "cost")
 # settings CAL1 does not depend on: a run that differs only in these may lend its CAL1 (cal1_from)
 # (uncertainty: a kept CAL1 whose pool labels were made with other settings is labeled again, see relabel)
 NOT_CAL1 = ("experiment", "selection", "seed", "uncertainty", "label")
-MODEL_METRICS = ("map50", "map50_95", "precision", "recall", "boost", "operating_threshold")
-CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "boost")
-
-
-def model_summary(
-    evaluation: dict[str, Any], train_images: Sequence[Path], truth_of: Callable[[Path], GroundTruth]
-) -> dict[str, Any]:
-    """The figures of one model that the report compares (from :func:`autolabel.model.card.evaluate`).
-
-    truth_of: an image's truth (the training labels), for the box count.
-    """
-    truths = [truth_of(p) for p in train_images]
-    return {
-        **{key: evaluation[key] for key in MODEL_METRICS},
-        "n_train_images": len(train_images),
-        "n_train_boxes": int(sum(len(t) for t in truths)),
-        "per_class": {
-            row["class"]: {key: row[key] for key in CLASS_METRICS} for row in evaluation["per_class"]
-        },
-    }
 
 
 def selection_summary(
@@ -165,51 +146,51 @@ def run_seed(cfg: DictConfig, seed_dir: Path) -> dict[str, Any]:
     models = {cal1: model_summary(card["evaluation"], split.gt1, truth_of)}
     warm = cfg.experiment.train_mode == "warm"
     epochs = int(cfg.experiment.finetune_epochs if warm else cfg.trainer.epochs)  # CAL2's and CONTROL's
+    scored = {"val_images": split.val, "val_truths": val_truths, "truth_of": truth_of, "timer": timer}
+    start = card["model"]["weights"] if warm else None
     for name, extra in trained:
         images = [*split.gt1, *extra]
         key = name.lower()
         if name == control_name and (lent := lent_control(cfg, seed_dir, images)):
             models[name] = lent
             continue
-        with timer(f"train_{key}"):
-            data_yaml = build_view(
-                {key: images},
-                dest=folder.cal1 / "data",
-                names=names,
-                train=key,
-                val="val",
-                yaml_name=f"{key}.yaml",
-            )
-            weights = fit(
-                cfg,
-                data_yaml,
-                fresh_folder(seed_dir / key),
-                model=card["model"]["weights"] if warm else None,
-                epochs=epochs,
-            )
-        with timer(f"evaluate_{key}"):
-            _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
-        models[name] = model_summary(evaluation, images, truth_of)
+        data_yaml = build_view(
+            {key: images},
+            dest=folder.cal1 / "data",
+            names=names,
+            train=key,
+            val="val",
+            yaml_name=f"{key}.yaml",
+        )
+        models[name] = train_and_score(
+            cfg,
+            data_yaml,
+            seed_dir / key,
+            stage=key,
+            model=start,
+            epochs=epochs,
+            train_images=images,
+            **scored,
+        )
         log.info(
             "seed %d %s: mAP50-95 %.3f boost %.2f",
             seed,
             name,
-            evaluation["map50_95"] or 0,
-            evaluation["boost"] or 0,
+            models[name]["map50_95"] or 0,
+            models[name]["boost"] or 0,
         )
     if cfg.experiment.get("baseline", True):
-        with timer("train_cal1_long"):
-            weights = fit(
-                cfg,
-                folder.cal1 / "data" / "data.yaml",  # the CAL1 view: train GT1, val VAL
-                fresh_folder(seed_dir / BASELINE.lower()),
-                model=card["model"]["weights"] if warm else None,
-                epochs=longer_epochs(epochs, n_gt1=len(split.gt1), n_cal2=len(split.gt1) + len(gt2_paths)),
-            )
-        with timer("evaluate_cal1_long"):
-            _, evaluation = evaluate_weights(cfg, weights, split.val, val_truths)
-        models[BASELINE] = model_summary(evaluation, split.gt1, truth_of)
-        log.info("seed %d %s: mAP50-95 %.3f", seed, BASELINE, evaluation["map50_95"] or 0)
+        models[BASELINE] = train_and_score(
+            cfg,
+            folder.cal1 / "data" / "data.yaml",  # the CAL1 view: train GT1, val VAL
+            seed_dir / BASELINE.lower(),
+            stage=BASELINE.lower(),
+            model=start,
+            epochs=longer_epochs(epochs, n_gt1=len(split.gt1), n_cal2=len(split.gt1) + len(gt2_paths)),
+            train_images=split.gt1,
+            **scored,
+        )
+        log.info("seed %d %s: mAP50-95 %.3f", seed, BASELINE, models[BASELINE]["map50_95"] or 0)
     result = {"seed": seed, "models": models, "selection": selection, "stage_seconds": timer.seconds}
     folder.write_json(RESULT_FILE, result)
     return result
@@ -328,9 +309,10 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
     """CONTROL's figures from the ``experiment.cal1_from`` run when it trained this very CONTROL, else None.
 
     "This very CONTROL": the lending seed finished (``result.json``), its CONTROL was trained on the same
-    image files (``images``: GT1 + CONTROL) in the same ``train_mode`` and ``finetune_epochs``; the other
-    settings were checked equal for the lent CAL1 (:func:`check_same_cal1`). Its folder is copied to
-    ``seed_dir/control``. Training is deterministic on the CPU, so retraining would give the same model.
+    image files (``images``: GT1 + CONTROL) in the same ``train_mode`` and ``finetune_epochs``, both runs
+    with one training repeat; the other settings were checked equal for the lent CAL1
+    (:func:`check_same_cal1`). Its folder is copied to ``seed_dir/control``. Training is deterministic on
+    the CPU, so retraining would give the same model.
     """
     source = cfg.experiment.get("cal1_from")
     if not source:
@@ -343,6 +325,8 @@ def lent_control(cfg: DictConfig, seed_dir: Path, images: Sequence[Path]) -> dic
     recipe = ("train_mode", "finetune_epochs")
     if any(theirs.get(k) != cfg.experiment.get(k) for k in recipe):
         return None
+    if train_repeats(cfg) != 1 or theirs.get("train_repeats", 1) not in (1, None):
+        return None  # repeats: lend nothing (only repeat 0 would be the same model)
     if sorted(str(p.resolve()) for p in view.iterdir()) != sorted(str(p.resolve()) for p in images):
         return None
     shutil.copytree(lend / "control", fresh_folder(seed_dir / "control"), dirs_exist_ok=True)

@@ -20,6 +20,7 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
           "models": {"CAL1" | "CONTROL" | "CAL2": {
               "map50": f, "map50_95": f, "precision": f, "recall": f, "boost": f,
               "operating_threshold": f, "n_train_images": int, "n_train_boxes": int,
+              "repeats": {"map50_95" | "map50": [f per training repeat]},  # only with train_repeats > 1
               "per_class": {name: {"precision", "recall", "ap50", "ap50_95", "boost": f | None}}}},
           "selection": {"gt2": {"n": int, "bands": {band: int}, "boxes": int, "class_boxes": {name: int},
                                 "label_seconds": f},  # drawing every box by hand, cost model
@@ -35,6 +36,7 @@ Input: the metrics dict (the caller also saves it as metrics.json). S and P are 
                             "map50_95": [S per round]}},
                         "paired_map50_95": [P per round],  # uncertainty - random, paired by seed
                         "label_savings" | "hour_savings": {"fraction": f | None, "explanation": str}},
+      "training_noise": None | {"repeats": int, "models": int, "map50_95_std" | "map50_std": f | None},
       "stage_seconds": {"total": f, stage: f},
     }
 
@@ -121,11 +123,25 @@ def _setup(metrics: Mapping) -> list[str]:
         f"Dataset {exp.get('dataset', 'n/a')}; {len(seeds)} seed(s) ({seed_list}); selection rule {rule}; "
         f"train mode {exp.get('train_mode', 'n/a')}; {exp.get('epochs', 'n/a')} epochs. "
         f"Per seed, CAL1 is trained on GT1, CONTROL on GT1 plus a random pool draw with {matched}, CAL2 "
-        f"on GT1 plus GT2{baseline}.{time_control} All are evaluated on the same VAL set, so differences "
-        "are paired by seed. "
+        f"on GT1 plus GT2{baseline}.{time_control}{_repeats(metrics)} All are evaluated on the same VAL "
+        "set, so differences are paired by seed. "
         f"Intervals are 95% confidence intervals over seeds.{one}",
         "",
     ]
+
+
+def _repeats(metrics: Mapping) -> str:
+    """The setup's sentence on training repeats ("" when each model was trained once)."""
+    noise = metrics.get("training_noise")
+    if not noise:
+        return ""
+    std = noise.get("map50_95_std")
+    measured = f"{100 * std:.1f} mAP50-95 points" if std is not None else "n/a"
+    return (
+        f" Every model but CAL1 is trained {noise['repeats']} times with other training seeds and its "
+        f"figures are the means: one training moves mAP50-95 by {measured} (std between a model's "
+        f"repeats, pooled over {noise['models']} models), its mean by that over sqrt({noise['repeats']})."
+    )
 
 
 def _verdict(metrics: Mapping) -> list[str]:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from autolabel.errors import DataError
 from autolabel.records import ALL_BANDS
 from experiments.constants import MODEL_NAMES
+from experiments.repeats import train_repeats, training_noise
 from experiments.reporting.aggregate import ordering, stage_totals, summary
 from experiments.reporting.markdown import write_report
 from experiments.reporting.plots import SampleImage
@@ -65,6 +66,7 @@ def experiment_metrics(
             "train_mode": cfg.experiment.train_mode,
             "epochs": cfg.trainer.epochs,
             "finetune_epochs": cfg.experiment.finetune_epochs,
+            "train_repeats": train_repeats(cfg),
             # a file's path, or the generator's name (demo_dataset -> "demo", shapes_dataset -> "shapes"),
             # with the second imaging line's share where data=demo_shift set one
             "dataset": str(
@@ -82,6 +84,7 @@ def experiment_metrics(
         },
         "summary": summary(results, classes),
         "ordering": ordering(results),
+        "training_noise": training_noise(results),
         "rounds": dict(rounds) if rounds else None,
         "stage_seconds": stage_seconds,
     }
