@@ -5,7 +5,9 @@ labels and hidden truth and prints, per seed: the bands as the calibration made 
 correction rate), and the correction rate of the lowest 10 / 20 / 30% of POOL by the default image score,
 once over scored images only (as the easy band is drawn: failed images are their own band) and once with
 the failed images ranked by their miss estimate (their score), beside the hard band's rate. Issue 21's goal
-is >= 20% of POOL easy at <= 1/3 of hard's correction rate.
+is >= 20% of POOL easy at <= 1/3 of hard's correction rate. ``--by error_p one_minus_conf`` ranks by those
+recorded components too (any key of a record's ``components``), scored images only: would another order
+make a cleaner easy band?
 """
 
 from __future__ import annotations
@@ -40,8 +42,14 @@ def lowest_share_rates(
     return out
 
 
-def seed_lines(run: RunFolder, seed: int) -> list[str]:
-    """The printed lines of one seed."""
+def component(records: Sequence, name: str) -> np.ndarray:
+    """(N,) the recorded component ``name`` of each record; nan where it is missing."""
+    values = [(r.components or {}).get(name) for r in records]
+    return np.array([np.nan if v is None else float(v) for v in values])
+
+
+def seed_lines(run: RunFolder, seed: int, by: Sequence[str] = ()) -> list[str]:
+    """The printed lines of one seed; ``by``: components to rank by as well (scored images only)."""
     folder = run.seed(seed)
     records, n_classes = folder.pool_records, len(folder.names)
     needs = np.array([needs_correction(r.detections_for(n_classes), folder.record_truth(r)) for r in records])
@@ -61,6 +69,12 @@ def seed_lines(run: RunFolder, seed: int) -> list[str]:
             f"{s:.0%}: {rate:.2f} ({k} img)" for s, (k, rate) in zip(SHARES, rates, strict=True)
         )
         lines.append(f"  lowest share of POOL by score, {label}: {cells}; hard band {hard:.2f}")
+    for name in by:
+        rates = lowest_share_rates(component(records, name), needs, ~failed, SHARES, n)
+        cells = ", ".join(
+            f"{s:.0%}: {rate:.2f} ({k} img)" for s, (k, rate) in zip(SHARES, rates, strict=True)
+        )
+        lines.append(f"  lowest share of POOL by {name}, scored only: {cells}")
     return lines
 
 
@@ -68,10 +82,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Correction rate of the lowest-scored share of POOL.")
     parser.add_argument("run_folder", type=Path, help="runs/gt2_vs_random/<experiment.name>")
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
+    parser.add_argument("--by", nargs="*", default=[], help="record components to rank by as well")
     args = parser.parse_args(argv)
     run = RunFolder(args.run_folder)
     for seed in args.seeds:
-        print("\n".join(seed_lines(run, seed)))
+        print("\n".join(seed_lines(run, seed, args.by)))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from studies.easy_share import lowest_share_rates
+from autolabel.records import ImageRecord
+from studies.easy_share import component, lowest_share_rates
 
 
 def test_lowest_share_rates_counts_the_lowest_eligible_scores_of_the_pool_size():
@@ -15,3 +16,14 @@ def test_lowest_share_rates_counts_the_lowest_eligible_scores_of_the_pool_size()
     no_first[5] = False  # not eligible (a failed image when only scored ones count)
     assert lowest_share_rates(score, needs, no_first, (0.2,), 10) == [(2, 0.5)]
     assert np.isnan(lowest_share_rates(score, needs, np.zeros(10, bool), (0.2,), 10)[0][1])
+
+
+def test_component_reads_a_recorded_component_nan_where_missing():
+    records = [
+        ImageRecord(image="a.png", components={"error_p": 0.3, "one_minus_conf": 1.0}),
+        ImageRecord(image="b.png", components={"one_minus_conf": 0.5}),
+        ImageRecord(image="c.png"),  # no uncertainty recorded
+    ]
+    out = component(records, "error_p")
+    assert out[0] == 0.3 and np.isnan(out[1]) and np.isnan(out[2])
+    assert component(records, "one_minus_conf")[:2].tolist() == [1.0, 0.5]
