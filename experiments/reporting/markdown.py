@@ -136,7 +136,7 @@ def _repeats(metrics: Mapping) -> str:
     if not noise:
         return ""
     std = noise.get("map50_95_std")
-    measured = f"{100 * std:.1f} mAP50-95 points" if std is not None else "n/a"
+    measured = f"{100 * std:.1f} points" if std is not None else "n/a"
     return (
         f" Every model but CAL1 is trained {noise['repeats']} times with other training seeds and its "
         f"figures are the means: one training moves mAP50-95 by {measured} (std between a model's "

@@ -78,7 +78,7 @@ def test_training_noise_from_seed_results():
     assert noise["map50_95_std"] == pytest.approx(math.sqrt(2 * 0.02**2 / 2))
     assert training_noise([{"models": {"CAL1": a, "CAL2": b}}]) is None
     line = " ".join(summary_lines({"experiment": {"seeds": [0]}, "training_noise": noise}))
-    assert "trained 2 times" in line and "2.0 mAP50-95 points" in line and "pooled over 2 models" in line
+    assert "trained 2 times" in line and "by 2.0 points" in line and "pooled over 2 models" in line
 
 
 def test_repeat_seeds_folders_and_the_setting():
