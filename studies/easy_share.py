@@ -48,6 +48,11 @@ def component(records: Sequence, name: str) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
+def _cells(rates: Sequence[tuple[int, float]]) -> str:
+    """One printed cell per share of :data:`SHARES`: its correction rate and image count."""
+    return ", ".join(f"{s:.0%}: {rate:.2f} ({k} img)" for s, (k, rate) in zip(SHARES, rates, strict=True))
+
+
 def seed_lines(run: RunFolder, seed: int, by: Sequence[str] = ()) -> list[str]:
     """The printed lines of one seed; ``by``: components to rank by as well (scored images only)."""
     folder = run.seed(seed)
@@ -64,16 +69,10 @@ def seed_lines(run: RunFolder, seed: int, by: Sequence[str] = ()) -> list[str]:
         lines.append(f"  band {name:7s} {m.sum():4d} images ({m.mean():.1%}), correction rate {rate}")
     hard = needs[band == "hard"].mean() if (band == "hard").any() else float("nan")
     for label, eligible in (("scored only", ~failed), ("failed ranked too", np.ones(n, bool))):
-        rates = lowest_share_rates(score, needs, eligible, SHARES, n)
-        cells = ", ".join(
-            f"{s:.0%}: {rate:.2f} ({k} img)" for s, (k, rate) in zip(SHARES, rates, strict=True)
-        )
+        cells = _cells(lowest_share_rates(score, needs, eligible, SHARES, n))
         lines.append(f"  lowest share of POOL by score, {label}: {cells}; hard band {hard:.2f}")
     for name in by:
-        rates = lowest_share_rates(component(records, name), needs, ~failed, SHARES, n)
-        cells = ", ".join(
-            f"{s:.0%}: {rate:.2f} ({k} img)" for s, (k, rate) in zip(SHARES, rates, strict=True)
-        )
+        cells = _cells(lowest_share_rates(component(records, name), needs, ~failed, SHARES, n))
         lines.append(f"  lowest share of POOL by {name}, scored only: {cells}")
     return lines
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from autolabel.errors import DataError
@@ -23,8 +22,7 @@ from experiments.repeats import (
     training_noise,
 )
 from experiments.reporting.markdown import summary_lines
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from tests.experiments.test_gt2_vs_random import smoke_cfg
 
 
 def summary(map50_95, map50, boost, ap_a, n=10):
@@ -94,18 +92,8 @@ def test_repeat_seeds_folders_and_the_setting():
 
 @pytest.mark.slow
 def test_a_seed_with_two_repeats_trains_each_model_twice_and_reports_the_means(demo_smoke, tmp_path):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            config_name="gt2_vs_random",
-            overrides=[
-                *demo_smoke,
-                "trainer.epochs=3",
-                "experiment.seeds=[0]",
-                "experiment.time_control=false",
-                "experiment.train_repeats=2",
-            ],
-        )
-    metrics = run_experiment(cfg, tmp_path)
+    one_seed = ("experiment.seeds=[0]", "experiment.time_control=false")
+    metrics = run_experiment(smoke_cfg(demo_smoke, *one_seed, "experiment.train_repeats=2"), tmp_path)
     seed_dir = tmp_path / "seed_0"
     for model in ("cal2", "control", "cal1_long"):
         seeds = [
@@ -122,16 +110,6 @@ def test_a_seed_with_two_repeats_trains_each_model_twice_and_reports_the_means(d
     assert metrics["experiment"]["train_repeats"] == 2
     assert metrics["training_noise"]["repeats"] == 2 and metrics["training_noise"]["models"] == 3
     assert "trained 2 times with other training seeds" in (tmp_path / "report.md").read_text()
-    # a folder made with one repeat refuses the same command with two (the figures would mix)
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        other = compose(
-            config_name="gt2_vs_random",
-            overrides=[
-                *demo_smoke,
-                "trainer.epochs=3",
-                "experiment.seeds=[0]",
-                "experiment.time_control=false",
-            ],
-        )
+    # a folder made with two repeats refuses the same command with one (the figures would mix)
     with pytest.raises(DataError, match="other settings"):
-        run_experiment(other, tmp_path)
+        run_experiment(smoke_cfg(demo_smoke, *one_seed), tmp_path)
