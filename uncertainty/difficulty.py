@@ -19,12 +19,13 @@ from autolabel.model.efficiency import CostModel
 from autolabel.model.matching import needs_correction
 from autolabel.records import BANDS, FAILED
 from autolabel.structures import Detections, GroundTruth
-from uncertainty.calibration import Calibration, auroc, band_rates, calibrate
+from uncertainty.calibration import Calibration, calibrate
 from uncertainty.error_features import without_mc
 from uncertainty.error_model import ErrorData, ErrorModel, FittedErrorModel, ImageErrors
 from uncertainty.evaluation.boxes import Outcomes, match_outcomes, score_paths_with_boxes
 from uncertainty.evaluation.effort import band_effort, effort_summary
 from uncertainty.labeler import UncertaintyLabeler
+from uncertainty.metrics import auroc, band_rates
 
 
 def score_paths(

@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uncertainty.calibration import (
-    Calibration,
-    auroc,
-    average_precision,
-    band_rates,
-    calibrate,
-    expected_calibration_error,
-    isotonic_fit,
-    isotonic_predict,
-)
+from uncertainty.calibration import Calibration, calibrate, isotonic_fit, isotonic_predict
+from uncertainty.metrics import auroc, average_precision, band_rates, expected_calibration_error
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 small_x = st.integers(0, 5).map(float)  # few distinct values, so ties in x are common

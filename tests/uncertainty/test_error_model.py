@@ -6,7 +6,6 @@ from sklearn.preprocessing import StandardScaler
 
 from autolabel.model.efficiency import CostModel
 from autolabel.structures import Detections
-from uncertainty.calibration import auroc
 from uncertainty.error_features import (
     box_feature_names,
     error_features,
@@ -22,6 +21,7 @@ from uncertainty.error_model import (
     load_error_model,
     save_error_model,
 )
+from uncertainty.metrics import auroc
 from uncertainty.samples import MCSamples
 
 

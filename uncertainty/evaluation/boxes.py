@@ -26,10 +26,10 @@ from autolabel.data.images import map_batches
 from autolabel.model.efficiency import CostModel, action_seconds, class_counts
 from autolabel.model.matching import match_detections
 from autolabel.structures import Detections, GroundTruth
-from uncertainty.calibration import auroc
 from uncertainty.error_features import error_features
 from uncertainty.image_score import COMPONENTS, box_components
 from uncertainty.labeler import UncertaintyLabeler
+from uncertainty.metrics import auroc
 
 # IoU at which an auto-label matches a truth box (the cost model's and needs_correction's default).
 IOU_THRESHOLD = 0.5

@@ -24,15 +24,7 @@ from scipy.stats import spearmanr
 
 from autolabel.records import BANDS, FAILED
 from autolabel.structures import Detections
-from uncertainty.calibration import (
-    DEFAULT_LEVELS,
-    DEFAULT_MIN_IMAGES,
-    auroc,
-    average_precision,
-    band_rates,
-    calibrate,
-    expected_calibration_error,
-)
+from uncertainty.calibration import DEFAULT_LEVELS, DEFAULT_MIN_IMAGES, calibrate
 from uncertainty.difficulty import image_scores
 from uncertainty.evaluation.boxes import box_table
 from uncertainty.evaluation.effort import (
@@ -44,6 +36,7 @@ from uncertainty.evaluation.effort import (
 )
 from uncertainty.evaluation.misses import miss_table
 from uncertainty.image_score import COMPONENTS
+from uncertainty.metrics import auroc, average_precision, band_rates, expected_calibration_error
 
 Scored = Sequence[tuple[Detections, dict[str, Any]]]
 # The share of images reviewed first that the table's effort column reports (the headline, 30%).
