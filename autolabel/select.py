@@ -90,6 +90,7 @@ def main(cfg: DictConfig) -> dict:
         names=job["names"],
         model_version=version,
         document_root=root,
+        t_high=job.get("t_high"),  # a two-level job: Label Studio marks its suggestions
     )
     batch = {
         "labels": str(labels.resolve()),
@@ -98,6 +99,7 @@ def main(cfg: DictConfig) -> dict:
         "weights": job["weights"],
         "model_version": version,
         "document_root": str(root),
+        "t_high": job.get("t_high"),
         "selection": selection_cfg,
         "reason": selection.reason,
         "n": len(picks),

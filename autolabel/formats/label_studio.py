@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 FROM_NAME = "label"  # the RectangleLabels control of the labeling config
+LABEL_ID, SUGGESTION_ID = "b", "s"  # region id prefixes: an auto-label, a two-level suggestion
+SUGGESTION_NOTE = "suggestion (confidence {conf:.2f}): keep it if right, delete it if not"
 
 
 # ------------------------------------------------------------------------------------------------- export
@@ -79,14 +81,18 @@ def prediction_score(record: ImageRecord) -> float:
     return math.exp(-max(score, 0.0))
 
 
-def ls_prediction(record: ImageRecord, *, model_version: str) -> dict[str, Any]:
+def ls_prediction(record: ImageRecord, *, model_version: str, t_high: float | None = None) -> dict[str, Any]:
     """A Label Studio prediction of ``record``: one ``rectanglelabels`` region per box, in percent.
 
     Region ids are ``b0, b1, ...`` (box order); each region's ``score`` is the box confidence. Boxes are
-    clipped to the image. ValueError for a record without an image size (an unreadable image).
+    clipped to the image. With two levels (``t_high``, :mod:`autolabel.job.two_level_files`) a box below
+    ``t_high`` is a *suggestion*: its id is ``s<i>`` instead and its region meta (the note Label Studio shows
+    with the selected region) says so; the ids outlive the review, so the import can tell what a person did
+    with the suggestions. ValueError for a record without an image size (an unreadable image).
     """
     width, height = _record_size(record)
     det = record.detections
+    suggested = np.zeros(len(det), bool) if t_high is None else det.conf < float(t_high)
     result = []
     for i in range(len(det)):
         x1, y1, x2, y2 = (float(v) for v in np.clip(det.xyxy[i], 0, [width, height, width, height]))
@@ -98,19 +104,20 @@ def ls_prediction(record: ImageRecord, *, model_version: str) -> dict[str, Any]:
             "rotation": 0,
             "rectanglelabels": [record.labels[i]],
         }
-        result.append(
-            {
-                "id": f"b{i}",
-                "from_name": FROM_NAME,
-                "to_name": TO_NAME,
-                "type": REGION_TYPE,
-                "original_width": width,
-                "original_height": height,
-                "image_rotation": 0,
-                "value": value,
-                "score": float(det.conf[i]),
-            }
-        )
+        region = {
+            "id": f"{SUGGESTION_ID if suggested[i] else LABEL_ID}{i}",
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": REGION_TYPE,
+            "original_width": width,
+            "original_height": height,
+            "image_rotation": 0,
+            "value": value,
+            "score": float(det.conf[i]),
+        }
+        if suggested[i]:
+            region["meta"] = {"text": [SUGGESTION_NOTE.format(conf=float(det.conf[i]))]}
+        result.append(region)
     return {"model_version": model_version, "score": prediction_score(record), "result": result}
 
 
@@ -121,15 +128,18 @@ def ls_task(
     model_version: str,
     rank: int | None = None,
     reason: str | None = None,
+    t_high: float | None = None,
 ) -> dict[str, Any]:
-    """A Label Studio task for ``record`` with its auto-labels as the one prediction.
+    """A Label Studio task for ``record`` with its auto-labels as the one prediction (``t_high``: two
+    levels, see :func:`ls_prediction`).
 
     data: ``image`` (the URL Label Studio loads), ``autolabel_image`` (the record's key, read back on
     import), ``uncertainty`` (the image score, None when undefined), ``band``, ``failed``,
-    ``p_needs_correction``, ``n_boxes``, ``width``/``height`` (pixels), ``rank`` and ``reason`` (why the
-    image was selected).
+    ``p_needs_correction``, ``n_boxes``, ``n_suggestions`` (None for one level), ``width``/``height``
+    (pixels), ``rank`` and ``reason`` (why the image was selected).
     """
     width, height = _record_size(record)
+    prediction = ls_prediction(record, model_version=model_version, t_high=t_high)
     score = record.score_value
     data = {
         "image": image_url,
@@ -139,12 +149,13 @@ def ls_task(
         "failed": bool(record.failed),
         "p_needs_correction": record.p_needs_correction,
         "n_boxes": record.n_boxes,
+        "n_suggestions": None if t_high is None else sum("meta" in r for r in prediction["result"]),
         "width": width,
         "height": height,
         "rank": rank,
         "reason": reason,
     }
-    return {"data": data, "predictions": [ls_prediction(record, model_version=model_version)]}
+    return {"data": data, "predictions": [prediction]}
 
 
 def local_files_url(path: str | Path, document_root: str | Path) -> str:

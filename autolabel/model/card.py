@@ -175,8 +175,8 @@ def _two_level_lines(two: dict[str, Any] | None, split: str) -> list[str]:
         f"| one level | {two['labels'] + two['suggestions']} | 0 | {_fmt(two['boost_one_level'], 2)}x |",
         f"| two levels | {two['labels']} | {two['suggestions']} ({wrong}) | {_fmt(two['boost'], 2)}x |",
         "",
-        "The label job's records keep every box's confidence: boxes with conf >= t_high are the labels, the "
-        "rest the suggestions (the job's files do not split them yet).",
+        "The label job writes them apart with `two_level=true`: `labels/` the boxes with conf >= t_high, "
+        "`suggestions/` the rest; its records keep every box's confidence.",
     ]
 
 

@@ -49,9 +49,15 @@ def image_facts(record: ImageRecord) -> dict[str, object]:
 
 
 def label_studio_tasks(
-    picks: Sequence[Pick], records: Mapping[str, ImageRecord], *, model_version: str, document_root: str
+    picks: Sequence[Pick],
+    records: Mapping[str, ImageRecord],
+    *,
+    model_version: str,
+    document_root: str,
+    t_high: float | None = None,
 ) -> list[dict]:
-    """One Label Studio task per pick, in rank order; ``autolabel_image`` is the real image path."""
+    """One Label Studio task per pick, in rank order; ``autolabel_image`` is the real image path;
+    ``t_high``: the job's two levels (boxes below it are marked as suggestions), None for one level."""
     tasks = []
     for pick in picks:
         task = ls_task(
@@ -59,6 +65,7 @@ def label_studio_tasks(
             image_url=local_files_url(pick.path, document_root),
             model_version=model_version,
             rank=pick.rank,
+            t_high=t_high,
         )
         task["data"]["autolabel_image"] = pick.path  # stable across rounds (keys are per auto-label run)
         tasks.append(task)
@@ -73,8 +80,12 @@ def write_batch_exports(
     names: Sequence[str],
     model_version: str,
     document_root: str,
+    t_high: float | None = None,
 ) -> dict[str, str]:
-    """Write every export of the module docstring into ``folder``; returns {export: file name}."""
+    """Write every export of the module docstring into ``folder``; returns {export: file name}.
+
+    t_high: the auto-label job's two levels (its ``autolabel_job.json``): Label Studio marks the boxes
+    below it as suggestions and the COCO file flags them (``suggestion``); None for one level."""
     chosen = [records[p.image] for p in picks]
     root = batch_root(picks) if picks else folder
     relative = {p.image: Path(p.path).relative_to(root).as_posix() for p in picks}
@@ -82,7 +93,9 @@ def write_batch_exports(
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
         writer.writerows([getattr(p, k) for k in CSV_FIELDS] for p in picks)
-    tasks = label_studio_tasks(picks, records, model_version=model_version, document_root=document_root)
+    tasks = label_studio_tasks(
+        picks, records, model_version=model_version, document_root=document_root, t_high=t_high
+    )
     write_text_atomic(folder / "label_studio_tasks.json", json.dumps(tasks, indent=1))
     write_text_atomic(folder / "label_studio_config.xml", labeling_config(names))
     write_text_atomic(folder / "cvat_annotations.xml", cvat_xml(chosen, names=names, image_names=relative))
@@ -98,6 +111,7 @@ def write_batch_exports(
                 cls=det.cls,
                 score=det.conf,
                 probs=det.probs,
+                suggestion=None if t_high is None else det.conf < float(t_high),
                 extra=image_facts(r),
             )
         )

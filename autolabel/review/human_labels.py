@@ -15,6 +15,7 @@ edit counts) for the cost fit and the uncertainty evaluation on real outcomes.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from autolabel.atomic_files import write_text_atomic
-from autolabel.formats.label_studio import SAME_BOX_PX
+from autolabel.formats.label_studio import SAME_BOX_PX, SUGGESTION_ID
 from autolabel.formats.reviewed import ExportError, ReviewedImage
 from autolabel.formats.yolo import format_yolo_lines, image_size
 from autolabel.records import JsonlWriter, json_safe
@@ -33,6 +34,7 @@ from autolabel.review.picks import Pick
 from autolabel.structures import box_iou
 
 REVIEWS = "reviews.jsonl"  # the import log: one row per imported entry
+SUGGESTION_REGION = re.compile(re.escape(SUGGESTION_ID) + r"\d+")  # a two-level suggestion shown
 SHOW = 5  # entries named in an error
 
 
@@ -154,7 +156,10 @@ def edit_counts(
     The saved boxes are paired with the shown ones (:func:`pair_reviewed_boxes`: by region id, then by
     geometry regardless of class). A pair that still overlaps by ``iou_threshold`` was kept (same class)
     or relabeled (another class); a box moved off its object, and every unpaired box, counts as the
-    person's work the experiment charges for it: a shown box deleted, a saved box drawn.
+    person's work the experiment charges for it: a shown box deleted, a saved box drawn. When the shown
+    prediction marked two-level suggestions (region ids ``s<i>``, see ``ls_prediction`` in
+    :mod:`autolabel.formats.label_studio`), ``suggested`` and ``suggestions_kept`` count them and those
+    of them kept or relabeled.
     """
     if entry.shown_xyxy is None or entry.shown_labels is None:
         return None
@@ -164,16 +169,22 @@ def edit_counts(
     pairs = pair_reviewed_boxes(shown, entry, iou_threshold=iou_threshold)
     overlap = box_overlap(entry.shown_xyxy, entry.xyxy)
     kept = relabeled = 0
+    accepted = set()
     for j, i in enumerate(pairs.tolist()):
         if i >= 0 and overlap[i, j] >= iou_threshold:
             same = shown.labels[i] == entry.labels[j]
             kept, relabeled = kept + same, relabeled + (not same)
-    return {
+            accepted.add(i)
+    counts = {
         "kept": kept,
         "relabeled": relabeled,
         "deleted": len(shown) - kept - relabeled,
         "drawn": len(entry) - kept - relabeled,
     }
+    suggested = {i for i, rid in enumerate(shown.ids or ()) if rid and SUGGESTION_REGION.fullmatch(rid)}
+    if suggested:  # a two-level prediction: of its suggestions, how many the person kept (or relabeled)
+        counts |= {"suggested": len(suggested), "suggestions_kept": len(suggested & accepted)}
+    return counts
 
 
 def import_reviewed(

@@ -83,7 +83,8 @@ def push_batch(client: LabelStudio, folder: Path, *, project: str) -> dict[str, 
     for path, task in existing.items():
         versions = {p.get("model_version") for p in task.get("predictions") or []}
         if path in records and not task.get("total_annotations") and version not in versions:
-            rescored.append({"task": task["id"], **ls_prediction(records[path], model_version=version)})
+            prediction = ls_prediction(records[path], model_version=version, t_high=batch.get("t_high"))
+            rescored.append({"task": task["id"], **prediction})
     client.add_predictions(pid, rescored)
     client.set_sampling(pid)
     client.set_model_version(pid, version)

@@ -32,8 +32,9 @@ def record(key: str, boxes: list[tuple[float, float, float, float, int, float]],
     return ImageRecord.from_detections(key, det, width=64, height=48, names=NAMES, **{**defaults, **fields})
 
 
-def auto_label_folder(root: Path, records: list[ImageRecord]) -> tuple[Path, Path]:
-    """``root/data/images/<key>`` image files and ``root/out`` an auto-label output of ``records``."""
+def auto_label_folder(root: Path, records: list[ImageRecord], **job: object) -> tuple[Path, Path]:
+    """``root/data/images/<key>`` image files and ``root/out`` an auto-label output of ``records``;
+    ``job``: more settings of the job that wrote it (``t_high`` for two levels)."""
     source = root / "data" / "images"
     for r in records:
         path = source / r.image
@@ -42,7 +43,7 @@ def auto_label_folder(root: Path, records: list[ImageRecord]) -> tuple[Path, Pat
     out = root / "out"
     out.mkdir(parents=True)
     meta = {"weights": str(root / "cal1.pt"), "weights_sha256": "ab" * 32, "source": str(source)}
-    (out / MARKER).write_text(json.dumps({**meta, "names": list(NAMES)}))
+    (out / MARKER).write_text(json.dumps({**meta, "names": list(NAMES), **job}))
     with RecordWriter.in_folder(out) as writer:
         writer.append(records)
     return source, out

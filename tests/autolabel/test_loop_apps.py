@@ -66,6 +66,19 @@ def test_select_ranks_and_writes_every_export(batch):
     assert len((folder / "labels" / "a" / "2.txt").read_text().split("\n")[0].split()) == 6  # conf column
 
 
+def test_a_batch_from_a_two_level_job_marks_its_suggestions(tmp_path):
+    records = [record("a/1.png", [(1, 1, 10, 10, 0, 0.9), (20, 20, 30, 30, 1, 0.4)], score=0.5)]
+    _, out = auto_label_folder(tmp_path, records, t_high=0.65)
+    done = run("autolabel.select", f"labels={out}", "n=1", f"output={tmp_path / 'batch'}", tmp=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (task,) = json.loads((tmp_path / "batch" / "label_studio_tasks.json").read_text())
+    assert [r["id"] for r in task["predictions"][0]["result"]] == ["b0", "s1"]
+    assert task["data"]["n_suggestions"] == 1
+    assert json.loads((tmp_path / "batch" / "batch.json").read_text())["t_high"] == 0.65
+    coco = json.loads((tmp_path / "batch" / "annotations.coco.json").read_text())
+    assert [a["suggestion"] for a in coco["annotations"]] == [False, True]
+
+
 def test_select_by_seconds_and_clear_errors(batch, tmp_path):
     _, folder, _ = batch
     labels = json.loads((folder / "batch.json").read_text())["labels"]

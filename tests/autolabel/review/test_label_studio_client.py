@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from autolabel.formats.label_studio import local_files_url
+from autolabel.formats.label_studio import local_files_url, ls_task, read_label_studio_json
+from autolabel.records import ImageRecord
+from autolabel.review.human_labels import edit_counts
 from autolabel.review.label_studio_client import (
     ROOT_ENV,
     LabelStudio,
@@ -26,6 +29,7 @@ from autolabel.review.label_studio_client import (
     check_server_url,
     check_token,
 )
+from autolabel.structures import Detections
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -280,3 +284,32 @@ def test_local_images_annotation_and_exports(label_studio, new_project, tmp_path
     assert archive.read("labels/img1.txt") == b""  # the task without annotation
     (line,) = archive.read("labels/img0.txt").decode().splitlines()
     assert line.split()[0] == "1"  # square
+
+
+@pytest.mark.label_studio
+def test_two_level_suggestions_survive_import_review_and_export(label_studio, new_project, tmp_path: Path):
+    """Label Studio keeps the marked suggestions (ids ``s<i>``, the region note) of a two-level prediction;
+    a reviewer who keeps one suggestion and deletes the other is counted so by the import."""
+    names = ("square", "disc")
+    conf = np.array([0.9, 0.4, 0.3], np.float32)
+    probs = np.stack([conf, np.full(3, 0.05, np.float32)], axis=1)
+    boxes = np.array([[4, 4, 20, 20], [30, 4, 50, 20], [4, 30, 20, 44]], np.float32)
+    det = Detections(boxes, conf, np.zeros(3, np.int64), probs)
+    record = ImageRecord.from_detections("a.png", det, width=64, height=48, names=names)
+    pid = new_project()
+    (tid,) = label_studio.import_tasks(
+        pid, [ls_task(record, image_url="/nowhere/a.png", model_version="m", t_high=0.5)]
+    )
+    (task,) = label_studio.tasks(pid)
+    (prediction,) = task["predictions"]
+    shown = prediction["result"]
+    assert [r["id"] for r in shown] == ["b0", "s1", "s2"] and task["data"]["n_suggestions"] == 2
+    assert [bool(r.get("meta")) for r in shown] == [False, True, True]
+    assert "suggestion" in shown[1]["meta"]["text"][0]
+    kept = [r for r in shown if r["id"] != "s2"]
+    label_studio.submit_annotation(tid, kept, lead_time=3.0, prediction=prediction)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(label_studio.export(pid)))
+    (image,), _ = read_label_studio_json(export, names=names)
+    counts = edit_counts(image, names)
+    assert counts["suggested"] == 2 and counts["suggestions_kept"] == 1 and counts["deleted"] == 1
