@@ -15,11 +15,9 @@ Layout of ``output``::
     summary.json              counts and throughput of the last run
 
 A batch is committed when its records reach the record log; its ledger lines and label files are
-written just before, on one writer thread that writes batch k while the model labels batch k + 1 (the
-fsyncs wait for the disk, not the CPU). Batches commit in order, so a kill at any point loses at most the
-batch being written and the one being labeled, and a rerun redoes exactly those. Every reader counts an
-image once (:func:`autolabel.records.read_records` keeps its first complete record), and the exports are
-rebuilt from those records at the end of every run.
+written just before, so a kill at any point loses at most the batch in flight and a rerun redoes exactly
+that batch. Every reader counts an image once (:func:`autolabel.records.read_records` keeps its first
+complete record), and the exports are rebuilt from those records at the end of every run.
 
 Label file names (:mod:`autolabel.job.label_files`): ``sub/x.jpg`` -> ``labels/sub/x.txt`` when no other image
 holds that name, as ultralytics expects; when two images of a folder share a stem (``x.jpg``, ``x.png``)
@@ -39,7 +37,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -279,8 +276,7 @@ def _run_locked(
     ledger = Ledger.load(output)
     t_high = meta.get("t_high")  # two levels: labels/ holds the boxes at or above it, suggestions/ the rest
     label_names = assign_names([keys[p] for p in pending], reserved_names(ledger, committed))
-    started, n_new = time.perf_counter(), 0
-    kept: list[str] = []
+    started, n_new, kept = time.perf_counter(), 0, []
     bar = tqdm(
         total=len(images),
         initial=len(images) - len(pending),
@@ -289,22 +285,8 @@ def _run_locked(
         disable=not progress,
     )
     writing = output / LEDGER
-
-    def commit(writer: RecordWriter, records: list[ImageRecord], files: list[tuple[str, str, str]]) -> None:
-        """Label files (ledger first), then the records: the batch's commit, on the writer thread."""
-        nonlocal writing, n_new
-        writing = output / LEDGER
-        kept.extend(_write_label_files(output, ledger, files))
-        writing = log_path
-        writer.append(records)
-        n_new += len(records)
-        bar.update(len(records))
-
     try:
-        # One writer thread: batch k is written (fsync waits for the disk) while batch k + 1 is labeled;
-        # batches commit in order, and leaving the block waits for the write in flight (an interrupt too).
-        with RecordWriter(log_path) as writer, ThreadPoolExecutor(1, "autolabel-writer") as pool:
-            in_flight: Future | None = None
+        with RecordWriter(log_path) as writer:
             for labeled in backend.labeled_batches(
                 pending, keys, batch=batch, make_predict=make_predict, names=names
             ):
@@ -318,11 +300,12 @@ def _run_locked(
                     records.append(record)
                     text = item.yolo if t_high is None else label_text(record, t_high, num_classes=len(names))
                     files.append((key, label_names[key], text))
-                if in_flight is not None:
-                    in_flight.result()  # the last batch's write error surfaces here, before the next
-                in_flight = pool.submit(commit, writer, records, files)
-            if in_flight is not None:
-                in_flight.result()
+                writing = output / LEDGER
+                kept += _write_label_files(output, ledger, files)
+                writing = log_path
+                writer.append(records)
+                n_new += len(records)
+                bar.update(len(records))
         writing = output / "annotations.coco.json"
         all_records = read_records(log_path)
         suggested = write_exports(output, all_records, names=names, t_high=t_high)

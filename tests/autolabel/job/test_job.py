@@ -1,7 +1,6 @@
 import errno
 import json
 import os
-import threading
 from pathlib import Path
 
 import cv2
@@ -170,47 +169,6 @@ def test_disk_full_keeps_finished_work(tmp_path, monkeypatch):
         run(src, tmp_path / "out", FakeDetector())
     monkeypatch.setattr(RecordWriter, "append", real_append)
     assert run(src, tmp_path / "out", FakeDetector())["labeled_now"] == 4
-
-
-def test_a_batch_is_written_while_the_next_is_labeled(tmp_path, monkeypatch):
-    """The records of batch k reach the disk only once batch k + 1 is being labeled: were the job to write
-    before labeling on, the write below would wait for a call that never comes and time out."""
-    src = make_images(tmp_path / "pool", 12)
-    real_append = RecordWriter.append
-    next_labeled = [threading.Event() for _ in range(4)]
-    waited = []
-
-    class Signalling(FakeDetector):
-        def __call__(self, images, keys):
-            next_labeled[self.calls].set()
-            return super().__call__(images, keys)
-
-    def append(self, records):
-        if self.path.name == PREDICTIONS:
-            k = len(read_records(self.path)) // 4  # batches committed so far
-            if k < 2:  # batches 0 and 1 have a next batch to overlap with
-                waited.append(next_labeled[k + 1].wait(timeout=30))
-        real_append(self, records)
-
-    monkeypatch.setattr(RecordWriter, "append", append)
-    summary = run(src, tmp_path / "out", Signalling())
-    assert waited == [True, True] and summary["labeled_now"] == 12
-
-
-def test_a_failed_write_stops_the_job_one_batch_later(tmp_path, monkeypatch):
-    src = make_images(tmp_path / "pool", 16)
-    real_append = RecordWriter.append
-
-    def append(self, records):
-        if self.path.name == PREDICTIONS and len(read_records(self.path)) == 4:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_append(self, records)
-
-    monkeypatch.setattr(RecordWriter, "append", append)
-    detector = FakeDetector()
-    with pytest.raises(JobError, match="disk full.*the 4 images committed"):
-        run(src, tmp_path / "out", detector)
-    assert detector.calls <= 3  # batch 2 may be labeled while batch 1 failed to write, no more
 
 
 def test_refuses_a_dataset_label_folder(tmp_path):
