@@ -15,7 +15,10 @@
 
 The model behind it: d_seed = delta + u_seed + e_seed, with e the training noise of the two models,
 independent between repeats. A planning aid: with a handful of seeds every variance here is itself
-uncertain.
+uncertain. The last line checks that independence (:func:`repeat_independence`): the seed means must
+vary at least as much as the spread of a seed's own repeats implies; when they vary much less, the
+repeats are not independent, the plan overstates the noise of a mean, and the t interval over the seed
+means (which treats only the seeds as independent) is the one to read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from autolabel.errors import DataError
 from experiments.constants import MODEL_NAMES, TIME_CONTROL
@@ -61,6 +65,30 @@ def ci_half_width(var_u: float, s_t: float, *, seeds: int, repeats: int) -> floa
     """Expected 95% CI half-width (points) of the mean difference over ``seeds`` seeds of ``repeats``
     repeats each: t(n - 1) sqrt((var_u + 2 s_t^2 / k) / n)."""
     return t_critical(seeds - 1) * math.sqrt((var_u + 2.0 * s_t**2 / repeats) / seeds)
+
+
+def repeat_independence(per_seed: Sequence[Sequence[float]]) -> dict[str, float] | None:
+    """Are a seed's repeats independent draws? per_seed: (S, k) paired differences per seed and repeat.
+
+    Returns ``within_var`` (the pooled variance between a seed's repeats, S (k - 1) degrees of freedom),
+    ``implied_var`` (``within_var / k``: the least a seed mean varies over seeds if its repeats are
+    independent), ``observed_var`` (the seed means' variance, S - 1 degrees of freedom), ``f`` (implied /
+    observed) and ``p`` (one-sided, F distribution: so small a spread of the means by chance), and
+    ``r`` (correlation of repeat 0 with repeat 1 over seeds, k = 2 only, else nan). None for fewer than
+    two seeds or repeats, or no spread in the means.
+    """
+    d = np.asarray(per_seed, dtype=float)
+    if d.ndim != 2 or d.shape[0] < 2 or d.shape[1] < 2:
+        return None
+    seeds, k = d.shape
+    within = float(np.var(d, axis=1, ddof=1).mean())
+    observed = float(np.var(d.mean(axis=1), ddof=1))
+    if observed == 0.0:
+        return None
+    f = within / k / observed
+    r = float(np.corrcoef(d[:, 0], d[:, 1])[0, 1]) if k == 2 else math.nan
+    p = float(stats.f.sf(f, seeds * (k - 1), seeds - 1))
+    return {"within_var": within, "implied_var": within / k, "observed_var": observed, "f": f, "p": p, "r": r}
 
 
 def study(results: Sequence[Mapping[str, Any]], a: str, b: str) -> dict[str, Any]:
@@ -100,6 +128,7 @@ def study(results: Sequence[Mapping[str, Any]], a: str, b: str) -> dict[str, Any
         "repeats": k,
         "split": split,
         "plan": plan,
+        "independence": repeat_independence([r["repeats"][:k] for r in rows]),
     }
 
 
@@ -127,6 +156,14 @@ def lines(out: Mapping[str, Any]) -> list[str]:
         )
         text.append(
             "  expected 95% CI half-width: " + "; ".join(f"{k} {v:.1f}" for k, v in out["plan"].items())
+        )
+    check = out.get("independence")
+    if check:
+        corr = "" if math.isnan(check["r"]) else f", repeat 0 vs 1 r = {check['r']:+.2f}"
+        text.append(
+            f"  repeats independent? the seed means vary {check['observed_var']:.2f}, at least "
+            f"{check['implied_var']:.2f} expected from a seed's own repeats (F = {check['f']:.1f}, "
+            f"p = {check['p']:.4f}{corr}); a small p: they are not, the plan above overstates the noise"
         )
     return text
 

@@ -140,7 +140,8 @@ def _repeats(metrics: Mapping) -> str:
     return (
         f" Every model but CAL1 is trained {noise['repeats']} times with other training seeds and its "
         f"figures are the means: one training moves mAP50-95 by {measured} (std between a model's "
-        f"repeats, pooled over {noise['models']} models), its mean by that over sqrt({noise['repeats']})."
+        f"repeats, pooled over {noise['models']} models). The intervals below are over the seeds' means; "
+        "`python -m studies.repeat_noise` checks whether a seed's repeats vary independently."
     )
 
 

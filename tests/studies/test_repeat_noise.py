@@ -7,7 +7,14 @@ import pytest
 
 from autolabel.errors import DataError
 from experiments.stats import t_critical
-from studies.repeat_noise import ci_half_width, lines, noise_split, repeat_differences, study
+from studies.repeat_noise import (
+    ci_half_width,
+    lines,
+    noise_split,
+    repeat_differences,
+    repeat_independence,
+    study,
+)
 
 
 def seed(k, cal2, control):
@@ -53,3 +60,24 @@ def test_study_reads_the_seeds_repeats():
     once = [{"seed": 0, "models": {"CAL2": {"map50_95": 0.3}, "CONTROL": {"map50_95": 0.3}}}]
     with pytest.raises(DataError, match="train_repeats"):
         study(once, "CAL2", "CONTROL")
+
+
+def test_repeat_independence_flags_seed_means_steadier_than_their_repeats():
+    # anti-correlated repeats (r = -1): every seed mean is 1.0 bar a little, the repeats spread by 4 points
+    tied = [[3.0, -1.0], [-1.0, 3.1], [2.9, -1.0], [-1.1, 3.0], [3.0, -0.9]]
+    check = repeat_independence(tied)
+    assert check["r"] < -0.99 and check["f"] > 100 and check["p"] < 0.001
+    # independent-looking repeats: the means vary as much as the repeats imply, no alarm
+    rng = np.random.default_rng(0)
+    free = rng.normal(1.0, 2.0, size=(200, 2))
+    loose = repeat_independence(free)
+    assert 0.7 < loose["f"] < 1.4 and loose["p"] > 0.01 and abs(loose["r"]) < 0.2
+    assert repeat_independence([[1.0, 2.0]]) is None and repeat_independence([[1.0], [2.0]]) is None
+    assert repeat_independence([[1.0, 2.0], [2.0, 1.0]]) is None  # the means do not vary at all
+
+
+def test_the_printed_study_says_whether_the_repeats_look_independent():
+    results = [seed(k, [0.40 + 0.04 * (k % 2), 0.44 - 0.04 * (k % 2)], [0.40, 0.40]) for k in range(4)]
+    results[0]["models"]["CAL2"]["repeats"]["map50_95"] = [0.405, 0.44]
+    text = " ".join(lines(study(results, "CAL2", "CONTROL")))
+    assert "repeats independent?" in text and "repeat 0 vs 1 r = -" in text
