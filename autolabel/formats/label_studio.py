@@ -140,6 +140,7 @@ def ls_task(
     """
     width, height = _record_size(record)
     prediction = ls_prediction(record, model_version=model_version, t_high=t_high)
+    regions = prediction["result"]
     score = record.score_value
     data = {
         "image": image_url,
@@ -149,7 +150,7 @@ def ls_task(
         "failed": bool(record.failed),
         "p_needs_correction": record.p_needs_correction,
         "n_boxes": record.n_boxes,
-        "n_suggestions": None if t_high is None else sum("meta" in r for r in prediction["result"]),
+        "n_suggestions": None if t_high is None else sum(r["id"][0] == SUGGESTION_ID for r in regions),
         "width": width,
         "height": height,
         "rank": rank,
