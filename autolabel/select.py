@@ -83,6 +83,7 @@ def main(cfg: DictConfig) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     write_picks(output, picks)
     version = cfg.model_version or model_version(job)
+    t_high = job.get("t_high")  # a two-level job: its suggestions are marked in the exports
     exports = write_batch_exports(
         output,
         picks,
@@ -90,7 +91,7 @@ def main(cfg: DictConfig) -> dict:
         names=job["names"],
         model_version=version,
         document_root=root,
-        t_high=job.get("t_high"),  # a two-level job: Label Studio marks its suggestions
+        t_high=t_high,
     )
     batch = {
         "labels": str(labels.resolve()),
@@ -99,7 +100,7 @@ def main(cfg: DictConfig) -> dict:
         "weights": job["weights"],
         "model_version": version,
         "document_root": str(root),
-        "t_high": job.get("t_high"),
+        "t_high": t_high,
         "selection": selection_cfg,
         "reason": selection.reason,
         "n": len(picks),

@@ -114,3 +114,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
     return iou.astype(np.float32)
+
+
+def is_suggestion(conf: np.ndarray, t_high: float | None) -> np.ndarray:
+    """(N,) bool: which boxes of confidences ``conf`` (N,) are two-level *suggestions* at ``t_high``
+    (``conf < t_high``; None: one level, no suggestion). The one rule for the label job's ``suggestions/``,
+    its COCO flag, and the batches' Label Studio and COCO exports."""
+    conf = np.asarray(conf, dtype=np.float64).reshape(-1)
+    return np.zeros(len(conf), dtype=bool) if t_high is None else conf < float(t_high)

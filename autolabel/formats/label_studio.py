@@ -14,6 +14,7 @@ the task's data carries the raw ``uncertainty``, ``band`` and ``rank`` for filte
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,14 @@ from autolabel.formats.label_studio_json import (
 )
 from autolabel.formats.label_studio_yolo import read_label_studio_yolo
 from autolabel.records import ImageRecord
+from autolabel.structures import is_suggestion
 
 __all__ = [
     "labeling_config",
     "local_files_url",
     "ls_prediction",
     "ls_task",
+    "is_suggestion_region",
     "prediction_score",
     "read_label_studio_json",  # the readers in their own modules, for size
     "read_label_studio_yolo",
@@ -46,6 +49,7 @@ __all__ = [
 
 FROM_NAME = "label"  # the RectangleLabels control of the labeling config
 LABEL_ID, SUGGESTION_ID = "b", "s"  # region id prefixes: an auto-label, a two-level suggestion
+_SUGGESTION_REGION = re.compile(re.escape(SUGGESTION_ID) + r"\d+")
 SUGGESTION_NOTE = "suggestion (confidence {conf:.2f}): keep it if right, delete it if not"
 
 
@@ -92,7 +96,7 @@ def ls_prediction(record: ImageRecord, *, model_version: str, t_high: float | No
     """
     width, height = _record_size(record)
     det = record.detections
-    suggested = np.zeros(len(det), bool) if t_high is None else det.conf < float(t_high)
+    suggested = is_suggestion(det.conf, t_high)
     result = []
     for i in range(len(det)):
         x1, y1, x2, y2 = (float(v) for v in np.clip(det.xyxy[i], 0, [width, height, width, height]))
@@ -119,6 +123,11 @@ def ls_prediction(record: ImageRecord, *, model_version: str, t_high: float | No
             region["meta"] = {"text": [SUGGESTION_NOTE.format(conf=float(det.conf[i]))]}
         result.append(region)
     return {"model_version": model_version, "score": prediction_score(record), "result": result}
+
+
+def is_suggestion_region(region_id: str | None) -> bool:
+    """Whether a region id is one :func:`ls_prediction` gave a two-level suggestion (``s<i>``)."""
+    return bool(region_id) and _SUGGESTION_REGION.fullmatch(region_id) is not None
 
 
 def ls_task(
@@ -150,7 +159,7 @@ def ls_task(
         "failed": bool(record.failed),
         "p_needs_correction": record.p_needs_correction,
         "n_boxes": record.n_boxes,
-        "n_suggestions": None if t_high is None else sum(r["id"][0] == SUGGESTION_ID for r in regions),
+        "n_suggestions": None if t_high is None else sum(is_suggestion_region(r["id"]) for r in regions),
         "width": width,
         "height": height,
         "rank": rank,

@@ -20,21 +20,14 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from autolabel.atomic_files import write_text_atomic
 from autolabel.errors import DataError
 from autolabel.formats.yolo import format_yolo_lines
 from autolabel.job.label_files import LABEL_DIR
 from autolabel.records import ImageRecord
+from autolabel.structures import is_suggestion
 
 SUGGESTION_DIR = "suggestions"
-
-
-def is_suggestion(conf: np.ndarray, t_high: float | None) -> np.ndarray:
-    """(N,) bool: which boxes of confidences ``conf`` (N,) are suggestions at ``t_high`` (None: none)."""
-    conf = np.asarray(conf, dtype=np.float64).reshape(-1)
-    return np.zeros(len(conf), dtype=bool) if t_high is None else conf < float(t_high)
 
 
 def label_text(record: ImageRecord, t_high: float, *, num_classes: int) -> str:

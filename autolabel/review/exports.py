@@ -29,6 +29,7 @@ from autolabel.formats.label_studio import labeling_config, local_files_url, ls_
 from autolabel.formats.yolo import format_yolo_lines
 from autolabel.records import ImageRecord
 from autolabel.review.picks import Pick
+from autolabel.structures import is_suggestion
 
 CSV_FIELDS = ("rank", "image", "score", "band", "p_needs_correction", "failed", "n_boxes", "value", "seconds")
 
@@ -111,7 +112,7 @@ def write_batch_exports(
                 cls=det.cls,
                 score=det.conf,
                 probs=det.probs,
-                suggestion=None if t_high is None else det.conf < float(t_high),
+                suggestion=None if t_high is None else is_suggestion(det.conf, t_high),
                 extra=image_facts(r),
             )
         )

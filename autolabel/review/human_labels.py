@@ -15,7 +15,6 @@ edit counts) for the cost fit and the uncertainty evaluation on real outcomes.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from autolabel.atomic_files import write_text_atomic
-from autolabel.formats.label_studio import SAME_BOX_PX, SUGGESTION_ID
+from autolabel.formats.label_studio import SAME_BOX_PX, is_suggestion_region
 from autolabel.formats.reviewed import ExportError, ReviewedImage
 from autolabel.formats.yolo import format_yolo_lines, image_size
 from autolabel.records import JsonlWriter, json_safe
@@ -34,7 +33,6 @@ from autolabel.review.picks import Pick
 from autolabel.structures import box_iou
 
 REVIEWS = "reviews.jsonl"  # the import log: one row per imported entry
-SUGGESTION_REGION = re.compile(re.escape(SUGGESTION_ID) + r"\d+")  # a two-level suggestion shown
 SHOW = 5  # entries named in an error
 
 
@@ -181,7 +179,7 @@ def edit_counts(
         "deleted": len(shown) - kept - relabeled,
         "drawn": len(entry) - kept - relabeled,
     }
-    suggested = {i for i, rid in enumerate(shown.ids or ()) if rid and SUGGESTION_REGION.fullmatch(rid)}
+    suggested = {i for i, rid in enumerate(shown.ids or ()) if is_suggestion_region(rid)}
     if suggested:  # a two-level prediction: of its suggestions, how many the person kept (or relabeled)
         counts |= {"suggested": len(suggested), "suggestions_kept": len(suggested & accepted)}
     return counts
