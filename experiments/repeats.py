@@ -1,12 +1,13 @@
 """Training repeats: a seed's fine-tuned models trained ``experiment.train_repeats`` times, figures averaged.
 
-One 20-epoch fine-tune's mAP50-95 moves by a std of about 1.4 points on the demo with its training seed
-alone (results log, "Training repeats"), so a paired difference of two single trainings carries about 2
-points: more than any selection rule's gain. Training a model k times with other training
-seeds and comparing the means divides that training noise by sqrt(k); the seed's data draw (GT1, VAL, the
-pool) is left as it is. Repeat 0 uses the seed itself as the training seed, so ``train_repeats=1`` trains
-exactly the models of a run without repeats. CAL1 is trained once: every paired difference is between models
-fine-tuned from it, so its noise cancels.
+One 20-epoch fine-tune's mAP50-95 moves by a std of 1.4-2.2 points on the demo with its training seed
+alone (results log, "Training repeats"): more than any selection rule's gain. A model is trained k times
+with other training seeds and the means are compared; the seed's data draw (GT1, VAL, the pool) is left as
+it is. Independent repeats would divide the training noise by sqrt(k); on the demo a seed's repeats were
+not independent (``studies.repeat_noise`` checks), so the report's intervals are over the seeds' means.
+Repeat 0 uses the seed itself as the training seed, so ``train_repeats=1`` trains exactly the models of a
+run without repeats. CAL1 is trained once: every paired difference is between models fine-tuned from it,
+so its noise cancels.
 
 Folders: repeat 0 in ``<seed>/<model>/``, repeat r in ``<seed>/<model>_r<r>/``.
 """
